@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The layers (see README "Architecture"):
+//   PolicyModel    policy.json types, strict decoding, validation        (pure Swift)
+//   PolicyYAML     the same model read from YAML                         (pure Swift over Yams)
+//   HostModel      HostState, HostDelta, diff, nft text renderer         (pure Swift)
+//   PolicyCompiler Policy -> HostState of one host                        (pure Swift)
+//   sgctl, sgbench thin executables
+// No pure target may depend on a C system library; the kernel layer comes later
+// as its own module.
+let package = Package(
+    name: "sgctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PolicyModel", targets: ["PolicyModel"]),
+        .library(name: "PolicyYAML", targets: ["PolicyYAML"]),
+        .library(name: "HostModel", targets: ["HostModel"]),
+        .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
+        .executable(name: "sgctl", targets: ["sgctl"]),
+        .executable(name: "sgbench", targets: ["sgbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "PolicyModel"),
+        .target(name: "PolicyYAML", dependencies: ["PolicyModel", .product(name: "Yams", package: "Yams")]),
+        .target(name: "HostModel", dependencies: ["PolicyModel"]),
+        .target(name: "PolicyCompiler", dependencies: ["PolicyModel", "HostModel"]),
+        .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
+        .executableTarget(name: "sgctl", dependencies: [
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sgbench", dependencies: [
+            "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "PolicyModelTests", dependencies: [
+            "PolicyModel", "PolicyYAML", "SyntheticCloud",
+        ]),
+        .testTarget(name: "HostModelTests", dependencies: [
+            "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyModel", "HostModel"]),
+        .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
+    ]
+)

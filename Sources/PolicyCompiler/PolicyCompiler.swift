@@ -1,0 +1,378 @@
+import HostModel
+import PolicyModel
+
+public struct CompileError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// What the compiler decided for one port, for people reading `sgctl compile`.
+public struct CompiledPort: Hashable, Sendable, Codable {
+    public var name: String
+    public var device: String
+    public var network: String
+    public var segment: String
+    public var bridge: String
+    public var zone: UInt16
+    /// Nil for ports without port security: they get no checks.
+    public var slot: Int?
+    public var securityGroups: [String]
+    public var stateful: Bool
+}
+
+public struct HostCompilation: Hashable, Sendable {
+    public var host: String
+    public var state: HostState
+    public var ports: [CompiledPort]
+}
+
+/// Policy → the desired state of one host.
+public struct PolicyCompiler: Sendable {
+    public let index: PolicyIndex
+
+    public init(_ policy: Policy) { index = PolicyIndex(policy) }
+    public init(index: PolicyIndex) { self.index = index }
+
+    public func compile(host: String) throws(CompileError) -> HostState {
+        try compileExplained(host: host).state
+    }
+
+    public func compileExplained(host hostName: String) throws(CompileError) -> HostCompilation {
+        guard let host = index.hosts[hostName] else {
+            throw CompileError(
+                message: "host \"\(hostName)\" is not in the policy\(NameSuggestion.hint(for: hostName, in: index.hostNames))")
+        }
+        let ports = index.portsByHost[hostName] ?? []
+        guard !ports.isEmpty else { return HostCompilation(host: hostName, state: HostState(), ports: []) }
+
+        let networks = Dictionary(grouping: ports, by: \.network).keys.sorted().compactMap { index.networks[$0] }
+        let zones = StableAllocator.zones(for: networks)
+        let secured = ports.filter(\.portSecurity)
+        guard let slots = StableAllocator.slots(for: secured.map(\.name)) else {
+            throw CompileError(
+                message: "host \"\(hostName)\" has \(secured.count) ports with port security; at most \(PacketMark.slots.count) fit the packet mark")
+        }
+        var builder = HostBuilder(index: index, host: host, ports: ports, zones: zones, slots: slots)
+        return builder.build()
+    }
+}
+
+/// Builds one host's state. Kept apart from `PolicyCompiler` so that each
+/// part of the output (links, bridge table, inet table) reads as one method.
+struct HostBuilder {
+    let index: PolicyIndex
+    let host: Host
+    let ports: [Port]
+    let zones: [String: UInt16]
+    let slots: [String: Int]
+
+    init(index: PolicyIndex, host: Host, ports: [Port], zones: [String: UInt16], slots: [String: Int]) {
+        self.index = index
+        self.host = host
+        self.ports = ports
+        self.zones = zones
+        self.slots = slots
+    }
+
+    mutating func build() -> HostCompilation {
+        let links = buildLinks()
+        let state = HostState(links: links, tables: [bridgeTable(), inetTable()])
+        let compiled = ports.map { port in
+            let network = index.networks[port.network]!
+            return CompiledPort(
+                name: port.name, device: port.device, network: port.network, segment: network.segment.description,
+                bridge: bridgeName(network), zone: zones[port.network]!, slot: slots[port.name],
+                securityGroups: port.securityGroups, stateful: isStateful(port))
+        }
+        return HostCompilation(host: host.name, state: state, ports: compiled)
+    }
+
+    func isStateful(_ port: Port) -> Bool {
+        port.securityGroups.allSatisfy { index.groups[$0]?.stateful ?? true }
+    }
+
+    func bridgeName(_ network: Network) -> String {
+        switch network.segment {
+        case .vlan: Naming.vlanBridge
+        case .vxlan(let vni): Naming.bridge(vni: vni)
+        }
+    }
+
+    // MARK: - links
+
+    func buildLinks() -> LinkState {
+        var links = LinkState()
+        var trunkVLANs = Set<UInt16>()
+        for port in ports {
+            let network = index.networks[port.network]!
+            switch network.segment {
+            case .vlan(let id):
+                links.bridges[Naming.vlanBridge] = Bridge(name: Naming.vlanBridge, vlanFiltering: true)
+                links.ports[port.device] = BridgePort(bridge: Naming.vlanBridge, pvid: id)
+                trunkVLANs.insert(id)
+            case .vxlan(let vni):
+                let bridge = Naming.bridge(vni: vni)
+                links.bridges[bridge] = Bridge(name: bridge, vlanFiltering: false)
+                links.ports[port.device] = BridgePort(bridge: bridge)
+                let remotes = (index.hostsByNetwork[network.name] ?? []).subtracting([host.name])
+                    .compactMap { index.hosts[$0]?.vtep }
+                // A network with ports on this host only needs no tunnel.
+                if !remotes.isEmpty {
+                    let device = Naming.vxlanDevice(vni: vni)
+                    links.vxlans[device] = VXLANDevice(
+                        name: device, vni: vni, local: host.vtep, underlay: host.uplink, bridge: bridge)
+                    for remote in remotes { links.floods.insert(FloodEntry(device: device, remote: remote)) }
+                }
+            }
+        }
+        if let uplink = host.uplink, !trunkVLANs.isEmpty {
+            links.trunks[uplink] = Trunk(bridge: Naming.vlanBridge, vlans: trunkVLANs)
+        }
+        return links
+    }
+
+    // MARK: - bridge table: port security and marking
+
+    func bridgeTable() -> NFTTable {
+        let id = NFTTableID(.bridge, Naming.table)
+        var portMarks = Set<NFTElement>()
+        var ingressMarks = Set<NFTElement>()
+        var statelessMACs = Set<NFTElement>()
+        var securedPorts = Set<NFTElement>()
+        var allowedMACs = Set<NFTElement>()
+        var allowedIPv4 = Set<NFTElement>()
+        var allowedIPv6 = Set<NFTElement>()
+
+        for port in ports {
+            let zone = zones[port.network]!
+            let slot = slots[port.name]
+            let untracked = port.portSecurity && !isStateful(port)
+            portMarks.insert(
+                NFTElement([.ifname(port.device)], data: .mark(PacketMark.source(slot: slot, untracked: untracked, zone: zone))))
+            guard port.portSecurity, let slot else { continue }
+            ingressMarks.insert(NFTElement([.ifname(port.device)], data: .mark(PacketMark.destination(slot: slot))))
+            securedPorts.insert(NFTElement([.ifname(port.device)]))
+            if untracked { statelessMACs.insert(NFTElement([.integer(UInt32(zone)), .mac(port.mac)])) }
+
+            // Each MAC the port may use, with the addresses it may use with it.
+            var addressesByMAC: [MACAddress: [IPRange]] = [port.mac: port.ips.map { IPRange(IPPrefix(host: $0)) }]
+            for pair in port.allowedAddressPairs {
+                addressesByMAC[pair.mac ?? port.mac, default: []].append(IPRange(pair.ip))
+            }
+            for (mac, ranges) in addressesByMAC {
+                let device = NFTAtom.ifname(port.device)
+                allowedMACs.insert(NFTElement([device, .mac(mac)]))
+                let linkLocal = IPRange(IPPrefix(host: .v6(mac.eui64LinkLocal)))
+                for range in IPRange.merged(ranges + [linkLocal]) {
+                    let element = NFTElement([device, .mac(mac), .address(range)])
+                    if range.family == .ipv4 { allowedIPv4.insert(element) } else { allowedIPv6.insert(element) }
+                }
+            }
+        }
+
+        var sets = [
+            NFTSet(name: "port_marks", key: [.ifname], data: .mark, comment: "bridge port -> slot<<17 | untracked<<16 | zone", elements: portMarks),
+            NFTSet(name: "ingress_marks", key: [.ifname], data: .mark, comment: "filtered port -> 1<<31 | slot", elements: ingressMarks),
+            NFTSet(name: "secured_ports", key: [.ifname], comment: "ports with port security", elements: securedPorts),
+            NFTSet(name: "allowed_macs", key: [.ifname, .etherAddr], elements: allowedMACs),
+            NFTSet(name: "allowed_ipv4", key: [.ifname, .etherAddr, .ipv4Addr], interval: true, elements: allowedIPv4),
+            NFTSet(name: "allowed_ipv6", key: [.ifname, .etherAddr, .ipv6Addr], interval: true, elements: allowedIPv6),
+            NFTSet(name: "stateless_macs", key: [.mark, .etherAddr], comment: "zone . MAC of ports in stateless groups", elements: statelessMACs),
+        ]
+        var prerouting = [
+            NFTRule(statements: [.setMark(.map(.iifname, "port_marks"))]),
+            NFTRule(
+                [.lookup([.mark(mask: PacketMark.zoneMask), .etherDaddr], .equal, set: "stateless_macs")],
+                statements: [.setMark(.or(PacketMark.untrackedBit))], comment: "to a stateless port: not tracked"),
+        ]
+        if let uplink = host.uplink, let vlanRule = vlanZones(uplink: uplink) {
+            sets.append(vlanRule.set)
+            prerouting.append(vlanRule.rule)
+        }
+        prerouting.append(NFTRule([.lookup([.iifname], .equal, set: "secured_ports")], verdict: .goto("port-security")))
+
+        return NFTTable(id: id, sets: sets, chains: [
+            NFTChain(name: "prerouting", base: NFTBaseChain(hook: .prerouting, priority: -300), rules: prerouting),
+            NFTChain(name: "forward", base: NFTBaseChain(hook: .forward, priority: -200), rules: [
+                NFTRule(statements: [.setMark(.map(.oifname, "ingress_marks"))])
+            ]),
+            portSecurityChain(), arpChain(), ipv4Chain(), ipv6Chain(),
+        ])
+    }
+
+    /// Frames arriving tagged on the trunk get the zone of their VLAN.
+    func vlanZones(uplink: String) -> (set: NFTSet, rule: NFTRule)? {
+        var elements = Set<NFTElement>()
+        for (name, zone) in zones {
+            if case .vlan(let id) = index.networks[name]!.segment {
+                elements.insert(NFTElement([.integer(UInt32(id))], data: .mark(UInt32(zone))))
+            }
+        }
+        guard !elements.isEmpty else { return nil }
+        return (
+            NFTSet(name: "vlan_zones", key: [.vlanID], data: .mark, comment: "VLAN id -> zone, for frames from the trunk", elements: elements),
+            NFTRule(
+                [.compare(.iifname, .equal, .ifname(uplink)), .compare(.etherType, .equal, .integer(0x8100))],
+                statements: [.setMark(.map(.vlanID, "vlan_zones"))])
+        )
+    }
+
+    func portSecurityChain() -> NFTChain {
+        NFTChain(name: "port-security", rules: [
+            NFTRule([.lookup([.iifname, .etherSaddr], .notEqual, set: "allowed_macs")], statements: [.counter], verdict: .drop, comment: "source MAC not the port's"),
+            NFTRule([.compare(.etherType, .equal, .integer(0x0806))], verdict: .goto("port-security-arp")),
+            NFTRule([.compare(.etherType, .equal, .integer(0x0800))], verdict: .goto("port-security-ipv4")),
+            NFTRule([.compare(.etherType, .equal, .integer(0x86dd))], verdict: .goto("port-security-ipv6")),
+            NFTRule(statements: [.counter], verdict: .drop, comment: "only IPv4, IPv6 and ARP"),
+        ])
+    }
+
+    func arpChain() -> NFTChain {
+        NFTChain(name: "port-security-arp", rules: [
+            NFTRule([.lookup([.iifname, .arpSenderMAC, .arpSenderIP], .equal, set: "allowed_ipv4")], verdict: .accept),
+            NFTRule(
+                [.compare(.arpSenderIP, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
+                 .lookup([.iifname, .arpSenderMAC], .equal, set: "allowed_macs")],
+                verdict: .accept, comment: "address conflict probe"),
+            NFTRule(statements: [.counter], verdict: .drop, comment: "ARP sender not the port's"),
+        ])
+    }
+
+    func ipv4Chain() -> NFTChain {
+        let udp = NFTMatch.compare(.l4proto, .equal, .integer(17))
+        return NFTChain(name: "port-security-ipv4", rules: [
+            NFTRule([udp, .compare(.udpSport, .equal, .integer(67))], statements: [.counter], verdict: .drop, comment: "DHCP server reply"),
+            NFTRule([.lookup([.iifname, .etherSaddr, .ipSaddr], .equal, set: "allowed_ipv4")], verdict: .accept),
+            NFTRule(
+                [.compare(.ipSaddr, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
+                 .compare(.ipDaddr, .equal, .address(IPRange(IPPrefix(host: .v4(IPv4Address(rawValue: .max)))))),
+                 udp, .compare(.udpSport, .equal, .integer(68)), .compare(.udpDport, .equal, .integer(67))],
+                verdict: .accept, comment: "DHCP discovery"),
+            NFTRule(statements: [.counter], verdict: .drop, comment: "IPv4 source not the port's"),
+        ])
+    }
+
+    func ipv6Chain() -> NFTChain {
+        let icmpv6 = NFTMatch.compare(.l4proto, .equal, .integer(58))
+        return NFTChain(name: "port-security-ipv6", rules: [
+            NFTRule([.compare(.l4proto, .equal, .integer(17)), .compare(.udpSport, .equal, .integer(547))], statements: [.counter], verdict: .drop, comment: "DHCPv6 server reply"),
+            NFTRule([icmpv6, .anyOf(.icmpv6Type, [.integer(134), .integer(137)])], statements: [.counter], verdict: .drop, comment: "router advertisement or redirect"),
+            NFTRule([.lookup([.iifname, .etherSaddr, .ip6Saddr], .equal, set: "allowed_ipv6")], verdict: .accept),
+            NFTRule(
+                [.compare(.ip6Saddr, .equal, .address(IPRange(IPPrefix(host: .v6(.zero))))), icmpv6,
+                 .anyOf(.icmpv6Type, [.integer(131), .integer(135), .integer(143)])],
+                verdict: .accept, comment: "duplicate address detection"),
+            NFTRule(statements: [.counter], verdict: .drop, comment: "IPv6 source not the port's"),
+        ])
+    }
+
+    // MARK: - inet table: stateful filtering
+
+    func inetTable() -> NFTTable {
+        let id = NFTTableID(.inet, Naming.table)
+        let notOurBridge = NFTMatch.compare(.iifname, .notEqual, .ifnamePrefix(Naming.bridgePrefix))
+        var zoneElements = Set<NFTElement>()
+        for zone in Set(zones.values) { zoneElements.insert(NFTElement([.integer(UInt32(zone))], data: .zone(zone))) }
+
+        var egress = Set<NFTElement>()
+        var ingress = Set<NFTElement>()
+        var profiles: [[String]: Bool] = [:]
+        var memberGroups = Set<String>()
+        for port in ports where port.portSecurity {
+            let slot = slots[port.name]!
+            let groups = port.securityGroups.sorted()
+            profiles[groups] = isStateful(port)
+            memberGroups.formUnion(groups)
+            egress.insert(NFTElement([.integer(PacketMark.sourceKey(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .egress)))))
+            ingress.insert(NFTElement([.integer(PacketMark.destination(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .ingress)))))
+        }
+
+        var chains = [
+            NFTChain(name: "raw-prerouting", base: NFTBaseChain(hook: .prerouting, priority: -300), rules: [
+                NFTRule([notOurBridge], verdict: .accept),
+                NFTRule([.compare(.mark(mask: PacketMark.untrackedBit), .notEqual, .integer(0))], statements: [.notrack], comment: "stateless ports"),
+                NFTRule(statements: [.setCTZone(.mark(mask: PacketMark.zoneMask), map: "zones")]),
+            ]),
+            NFTChain(name: "egress", base: NFTBaseChain(hook: .prerouting, priority: 0), rules: [
+                NFTRule([notOurBridge], verdict: .accept),
+                NFTRule(verdict: .vmap(.mark(mask: PacketMark.sourceSlotMask), "egress_ports")),
+            ]),
+            NFTChain(name: "ingress", base: NFTBaseChain(hook: .forward, priority: 0), rules: [
+                NFTRule([notOurBridge], verdict: .accept),
+                NFTRule(verdict: .vmap(.mark(mask: nil), "ingress_ports")),
+            ]),
+            alwaysAllowed(.egress), alwaysAllowed(.ingress),
+        ]
+        for (groups, stateful) in profiles {
+            for direction in Direction.allCases { chains.append(profileChain(groups, direction, stateful: stateful)) }
+        }
+        var sets = [
+            NFTSet(name: "zones", key: [.mark], data: .ctZone, comment: "network zones on this host", elements: zoneElements),
+            NFTSet(name: "egress_ports", key: [.mark], data: .verdict, comment: "sending port's slot -> its profile", elements: egress),
+            NFTSet(name: "ingress_ports", key: [.mark], data: .verdict, comment: "receiving port's slot -> its profile", elements: ingress),
+        ]
+        var remoteGroups = Set<String>()
+        for name in memberGroups.sorted() {
+            let group = index.groups[name]!
+            for direction in Direction.allCases {
+                let rules = group.rules.enumerated().filter { $0.element.direction == direction }
+                chains.append(NFTChain(
+                    name: Naming.groupChain(name, direction),
+                    rules: rules.flatMap { i, rule in RuleTranslator.translate(rule, group: name, number: i) }))
+                for (_, rule) in rules { if case .group(let g) = rule.remote { remoteGroups.insert(g) } }
+            }
+        }
+        for name in remoteGroups {
+            let members = index.memberElements[name] ?? [:]
+            for family in IPFamily.allCases {
+                sets.append(NFTSet(
+                    name: Naming.remoteSet(name, family), key: [family == .ipv4 ? .ipv4Addr : .ipv6Addr], interval: true,
+                    comment: "addresses of the members of group \(name)", elements: members[family] ?? []))
+            }
+        }
+        return NFTTable(id: id, sets: sets, chains: chains)
+    }
+
+    /// A port's checks for one direction: state first (replies pass, invalid
+    /// packets don't), then what every port may do, then its groups' rules;
+    /// whatever none of them accepts is dropped.
+    func profileChain(_ groups: [String], _ direction: Direction, stateful: Bool) -> NFTChain {
+        var rules: [NFTRule] = []
+        if stateful {
+            rules.append(NFTRule([.compare(.ctState, .equal, .integer(1))], statements: [.counter], verdict: .drop, comment: "invalid"))
+            rules.append(NFTRule([.anyOf(.ctState, [.integer(2), .integer(4)])], verdict: .accept))
+        }
+        rules.append(NFTRule(verdict: .jump("always-\(direction.rawValue)")))
+        for group in groups { rules.append(NFTRule(verdict: .jump(Naming.groupChain(group, direction)))) }
+        rules.append(NFTRule(statements: [.counter], verdict: .drop))
+        let comment = groups.isEmpty ? "ports without security groups" : "ports in \(groups.joined(separator: ", "))"
+        return NFTChain(name: Naming.profileChain(groups, direction), comment: String(comment.prefix(120)), rules: rules)
+    }
+
+    /// What every filtered port may send or receive, groups or not: neighbour
+    /// discovery, router solicitation out and advertisements in, MLD (which
+    /// neighbour discovery needs on snooping switches), and DHCP/DHCPv6
+    /// client requests out with their replies in.
+    func alwaysAllowed(_ direction: Direction) -> NFTChain {
+        let v4 = NFTMatch.compare(.nfproto, .equal, .integer(2))
+        let v6 = NFTMatch.compare(.nfproto, .equal, .integer(10))
+        let udp = NFTMatch.compare(.l4proto, .equal, .integer(17))
+        let icmpv6 = NFTMatch.compare(.l4proto, .equal, .integer(58))
+        let rules: [NFTRule]
+        switch direction {
+        case .egress:
+            rules = [
+                NFTRule([v6, icmpv6, .anyOf(.icmpv6Type, [131, 132, 133, 135, 136, 143].map { .integer($0) })], verdict: .accept, comment: "ND, RS, MLD"),
+                NFTRule([v4, udp, .compare(.udpSport, .equal, .integer(68)), .compare(.udpDport, .equal, .integer(67))], verdict: .accept, comment: "DHCP request"),
+                NFTRule([v6, udp, .compare(.udpSport, .equal, .integer(546)), .compare(.udpDport, .equal, .integer(547))], verdict: .accept, comment: "DHCPv6 request"),
+            ]
+        case .ingress:
+            rules = [
+                NFTRule([v6, icmpv6, .anyOf(.icmpv6Type, [130, 134, 135, 136].map { .integer($0) })], verdict: .accept, comment: "ND, RA, MLD query"),
+                NFTRule([v4, udp, .compare(.udpSport, .equal, .integer(67)), .compare(.udpDport, .equal, .integer(68))], verdict: .accept, comment: "DHCP reply"),
+                NFTRule([v6, udp, .compare(.udpSport, .equal, .integer(547)), .compare(.udpDport, .equal, .integer(546))], verdict: .accept, comment: "DHCPv6 reply"),
+            ]
+        }
+        return NFTChain(name: "always-\(direction.rawValue)", comment: "allowed for every filtered port", rules: rules)
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import PolicyCompiler
+import PolicyModel
+import SyntheticCloud
+
+@main
+struct SGBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sgbench",
+        abstract: "Measures decoding and compiling a synthetic cloud's policy.",
+        discussion: "Build with -c release; debug builds are many times slower.")
+
+    @Option(help: "Hypervisors.") var hosts = CloudShape.large.hosts
+    @Option(help: "Ports (VM NICs).") var ports = CloudShape.large.ports
+    @Option(help: "Security groups.") var groups = CloudShape.large.groups
+    @Option(help: "Networks.") var networks = CloudShape.large.networks
+    @Option(help: "Rules per security group.") var rulesPerGroup = CloudShape.large.rulesPerGroup
+    @Option(help: "Most groups a port joins.") var groupsPerPort = CloudShape.large.groupsPerPort
+    @Option(help: "Generator seed.") var seed: UInt64 = CloudShape.large.seed
+    @Option(help: "Where to write the results as JSON.") var json = "bench-results/compile.json"
+    @Option(help: "Hosts timed one by one for the single-host figures.") var sampleHosts = 200
+    @Option(help: "Threads for the parallel compile.") var workers = 2
+    @Option(help: "Runs of the repeated measurements (median is reported).") var runs = 3
+
+    static let allHostsTarget = Duration.seconds(2)
+    static let oneHostTarget = Duration.milliseconds(20)
+
+    var shape: CloudShape {
+        CloudShape(
+            hosts: hosts, ports: ports, groups: groups, networks: networks, rulesPerGroup: rulesPerGroup,
+            groupsPerPort: groupsPerPort, seed: seed)
+    }
+
+    func validate() throws {
+        guard hosts > 0, networks > 0, ports >= 0, groups >= 0, rulesPerGroup >= 0, groupsPerPort >= 1 else {
+            throw ValidationError("need at least one host and network, and no negative counts")
+        }
+        guard sampleHosts > 0, workers > 0, runs > 0 else {
+            throw ValidationError("--sample-hosts, --workers and --runs must be positive")
+        }
+    }
+
+    func run() throws {
+        print("sgbench: \(shape)")
+        var results: [Measurement] = []
+        func record(_ measurement: Measurement) {
+            results.append(measurement)
+            print("  \(measurement.name): \(Format.value(measurement.value, measurement.unit))")
+        }
+
+        let (policy, generateTime) = timed { SyntheticCloud.generate(shape) }
+        record(.time("generate", generateTime))
+
+        let (text, encodeTime) = timed { PolicyEncoder.json(policy) }
+        let bytes = Array(text.utf8)
+        record(.time("encode JSON", encodeTime))
+        record(Measurement("policy JSON size", Double(bytes.count), .bytes))
+
+        let (decoded, decodeTime) = medianTimed(runs: runs) { PolicyDecoder.decode(json: bytes) }
+        record(.time("decode + validate", decodeTime, note: "median of \(runs)"))
+        try check(decoded, equals: policy)
+
+        let (compiler, indexTime) = medianTimed(runs: runs) { PolicyCompiler(policy) }
+        record(.time("index build", indexTime, note: "median of \(runs)"))
+
+        let hostNames = compiler.index.hostNames
+        let (size, serialTime) = medianTimed(runs: runs) { compiler.compileAll(hostNames) }
+        try check(size)
+        record(.time("compile all hosts, 1 thread", serialTime, target: Self.allHostsTarget, note: "median of \(runs)"))
+
+        let (parallelSize, parallelTime) = medianTimed(runs: runs) {
+            compiler.compileAllParallel(hostNames, workers: workers)
+        }
+        try check(parallelSize)
+        record(.time(
+            "compile all hosts, \(workers) threads", parallelTime, target: Self.allHostsTarget,
+            note: "median of \(runs); \(ProcessInfo.processInfo.activeProcessorCount) cores"))
+
+        let sample = sampleOfHosts(hostNames)
+        let times = compiler.singleHostTimes(sample)
+        let note = "\(sample.count) hosts, shared index"
+        record(.time("one host p50", percentile(times, 50), note: note))
+        record(.time("one host p99", percentile(times, 99), target: Self.oneHostTarget, note: note))
+        record(.time("one host max", times.last!, note: note))
+
+        record(Measurement("nft chains, all hosts", Double(size.chains), .count))
+        record(Measurement("nft rules, all hosts", Double(size.rules), .count))
+        record(Measurement("nft sets, all hosts", Double(size.sets), .count))
+        record(Measurement("nft set elements, all hosts", Double(size.elements), .count))
+        record(Measurement("peak memory (maxrss)", peakMemoryKiB(), .kibibytes))
+
+        printTable(results)
+        let report = BenchReport(shape: shape, workers: workers, runs: runs, measurements: results)
+        try report.write(to: json)
+        print("\nwrote \(json)")
+    }
+
+    /// `--sample-hosts` hosts, picked with the cloud's seed (all when there are fewer).
+    func sampleOfHosts(_ names: [String]) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var shuffled = names
+        rng.shuffle(&shuffled)
+        return Array(shuffled.prefix(sampleHosts))
+    }
+
+    func printTable(_ results: [Measurement]) {
+        var table = Table("measurement", "value", "target", "result", "note")
+        for measurement in results { table.add(measurement.row) }
+        print("\n" + table.render())
+    }
+
+    func check(_ decoded: Result<Policy, PolicyError>, equals policy: Policy) throws {
+        switch decoded {
+        case .success(let value) where value == policy:
+            return
+        case .success:
+            throw BenchError("the decoded policy differs from the generated one")
+        case .failure(let error):
+            throw BenchError("the generated policy does not decode: \(String(describing: error).prefix(2000))")
+        }
+    }
+
+    func check(_ size: OutputSize) throws {
+        if let error = size.firstError {
+            throw BenchError("\(size.failures) hosts failed to compile; first: \(error)")
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

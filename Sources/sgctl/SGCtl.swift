@@ -1,0 +1,28 @@
+import ArgumentParser
+
+@main
+struct SGCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sgctl",
+        abstract: "Compile and check security-group and tenant-isolation policies for Linux hypervisor hosts.",
+        discussion: """
+            POLICY is a policy file in format version 1 (JSON, or YAML with a .yaml/.yml \
+            name), or - for standard input.
+
+            Exit codes:
+              0   success
+              1   the policy is invalid (every problem is printed, one per line, path first),
+                  or the host is not in the policy
+              2   the policy could not be read (missing file, unreadable input)
+              64  wrong command-line usage
+            """,
+        version: "0.1.0",
+        subcommands: [Validate.self, Compile.self]
+    )
+}
+
+/// Exit codes shared by the subcommands (see the discussion above).
+enum ExitStatus {
+    static let invalidPolicy = ExitCode(1)
+    static let unreadable = ExitCode(2)
+}
