@@ -92,9 +92,10 @@ func diffLinks(_ a: LinkState, _ b: LinkState) -> [LinkOperation] {
         old != nil && old == new && !(bridge.map(rebuiltBridges.contains) ?? false)
     }
 
-    // Tear down, innermost first.
+    // Tear down, innermost first. A port moving to another bridge leaves the
+    // old one first, which may be deleted below.
     for (device, port) in a.ports.sorted(by: { $0.key < $1.key })
-    where b.ports[device] == nil || rebuiltBridges.contains(port.bridge) {
+    where b.ports[device]?.bridge != port.bridge || rebuiltBridges.contains(port.bridge) {
         ops.append(.detachPort(device: device))
     }
     for (device, trunk) in a.trunks.sorted(by: { $0.key < $1.key }) {
