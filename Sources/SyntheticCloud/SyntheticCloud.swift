@@ -137,8 +137,8 @@ private struct Generator {
 
     init(shape: CloudShape) {
         self.shape = shape
-        // Two networks and about as many groups per tenant as the shape has
-        // per network: every tenant owns at least one network and one group.
+        // About two networks per tenant (two groups, if there are fewer
+        // groups than networks): every tenant owns a network and a group.
         tenantCount = max(1, min(shape.networks, shape.groups) / 2)
     }
 
@@ -307,13 +307,14 @@ private struct Generator {
         }
     }
 
-    /// One rule of group `g`: about a third refer to a group of the same
-    /// tenant, the rest are CIDR port rules, ICMP, a bare protocol number or
-    /// egress rules.
+    /// One rule of group `g` (after its first, "egress any"): 40% refer to
+    /// a group of the same tenant, which makes about a third of all rules;
+    /// the rest are CIDR port rules, ICMP, a bare protocol number, IPv4- or
+    /// IPv6-only SSH, and egress rules to CIDRs.
     func rule(for g: Int, _ rng: inout SplitMix64) -> Rule {
         let roll = rng.below(100)
         switch roll {
-        case 0..<34:
+        case 0..<40:
             let remote = Remote.group(remoteGroup(for: g, &rng))
             switch rng.below(4) {
             case 0: return Rule(direction: .ingress, remote: remote)
@@ -323,19 +324,19 @@ private struct Generator {
                 let port = UInt16(rng.pick([3306, 5432, 6379, 8080, 9000, 11211, 27017]))
                 return Rule(direction: .ingress, proto: .tcp, ports: [PortRange(port)], remote: remote, description: "from peers")
             }
-        case 34..<64:
+        case 40..<66:
             let (ports, proto) = servicePorts(&rng)
             return Rule(direction: .ingress, proto: proto, ports: ports, remote: .cidr(sourceCIDR(&rng)))
-        case 64..<74:
+        case 66..<76:
             if rng.chance(70) {
                 return Rule(direction: .ingress, proto: .icmp, icmp: rng.chance(50) ? ICMPMatch(type: 8, code: 0) : nil, remote: .cidr(v4(0, 0)))
             }
             return Rule(direction: .ingress, proto: .icmpv6, icmp: ICMPMatch(type: 128), remote: .cidr(IPPrefix("::/0")!))
-        case 74..<82:
+        case 76..<83:
             // GRE, ESP, VRRP, OSPF: protocols without ports.
             let number = UInt8(rng.pick([47, 50, 112, 89]))
             return Rule(direction: .ingress, proto: IPProtocol(number: number), remote: .cidr(v4(0x0a00_0000, 8)))
-        case 82..<90:
+        case 83..<90:
             return Rule(direction: .ingress, proto: .tcp, ports: [PortRange(22)], ethertype: rng.chance(50) ? .ipv4 : .ipv6)
         default:
             let port = UInt16(rng.pick([53, 123, 443, 5432]))

@@ -19,6 +19,7 @@ struct SGBench: ParsableCommand {
     @Option(help: "Most groups a port joins.") var groupsPerPort = CloudShape.large.groupsPerPort
     @Option(help: "Generator seed.") var seed: UInt64 = CloudShape.large.seed
     @Option(help: "Where to write the results as JSON.") var json = "bench-results/compile.json"
+    @Option(help: "Also write the generated policy (pretty JSON) to this file.") var policyOut: String?
     @Option(help: "Hosts timed one by one for the single-host figures.") var sampleHosts = 200
     @Option(help: "Threads for the parallel compile.") var workers = 2
     @Option(help: "Runs of the repeated measurements (median is reported).") var runs = 3
@@ -56,6 +57,9 @@ struct SGBench: ParsableCommand {
         let bytes = Array(text.utf8)
         record(.time("encode JSON", encodeTime))
         record(Measurement("policy JSON size", Double(bytes.count), .bytes))
+        if let policyOut {
+            try PolicyEncoder.json(policy, pretty: true).write(toFile: policyOut, atomically: true, encoding: .utf8)
+        }
 
         let (decoded, decodeTime) = medianTimed(runs: runs) { PolicyDecoder.decode(json: bytes) }
         record(.time("decode + validate", decodeTime, note: "median of \(runs)"))
@@ -74,7 +78,7 @@ struct SGBench: ParsableCommand {
         }
         try check(parallelSize)
         record(.time(
-            "compile all hosts, \(workers) threads", parallelTime, target: Self.allHostsTarget,
+            "compile all hosts, \(workers) thread\(workers == 1 ? "" : "s")", parallelTime, target: Self.allHostsTarget,
             note: "median of \(runs); \(ProcessInfo.processInfo.activeProcessorCount) cores"))
 
         let sample = sampleOfHosts(hostNames)

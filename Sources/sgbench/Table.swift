@@ -1,6 +1,7 @@
 import Foundation
 
-/// A plain-text table: the first column left-aligned, the others right-aligned.
+/// A plain-text table: the first and last columns left-aligned (names and
+/// notes), the others right-aligned (figures).
 struct Table {
     var header: [String]
     var rows: [[String]] = []
@@ -16,8 +17,8 @@ struct Table {
             header.indices.map { column in
                 let cell = cells.indices.contains(column) ? cells[column] : ""
                 let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column == 0 ? cell + pad : pad + cell
-            }.joined(separator: "  ")
+                return column == 0 || column == header.count - 1 ? cell + pad : pad + cell
+            }.joined(separator: "  ").trailingSpacesRemoved
         }
         let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
@@ -60,5 +61,13 @@ enum Format {
             out.append(c)
         }
         return n < 0 ? "-" + out : out
+    }
+}
+
+extension String {
+    fileprivate var trailingSpacesRemoved: String {
+        var s = Substring(self)
+        while s.last == " " { s.removeLast() }
+        return String(s)
     }
 }
