@@ -76,7 +76,7 @@ struct HostBuilder {
 
     mutating func build() -> HostCompilation {
         let links = buildLinks()
-        let state = HostState(links: links, tables: [bridgeTable(), inetTable()])
+        let state = HostState(links: links, tables: [bridgeTable(links: links), inetTable()])
         let compiled = ports.map { port in
             let network = index.networks[port.network]!
             return CompiledPort(
@@ -133,7 +133,7 @@ struct HostBuilder {
 
     // MARK: - bridge table: port security and marking
 
-    func bridgeTable() -> NFTTable {
+    func bridgeTable(links: LinkState) -> NFTTable {
         let id = NFTTableID(.bridge, Naming.table)
         var portMarks = Set<NFTElement>()
         var ingressMarks = Set<NFTElement>()
@@ -170,8 +170,17 @@ struct HostBuilder {
             }
         }
 
+        // Frames arriving through a tunnel belong to the tunnel's network;
+        // frames from the trunk start unmarked and get the zone of their VLAN.
+        for (network, zone) in zones {
+            if case .vxlan(let vni) = index.networks[network]!.segment, links.vxlans[Naming.vxlanDevice(vni: vni)] != nil {
+                portMarks.insert(NFTElement([.ifname(Naming.vxlanDevice(vni: vni))], data: .mark(UInt32(zone))))
+            }
+        }
+        for uplink in links.trunks.keys { portMarks.insert(NFTElement([.ifname(uplink)], data: .mark(0))) }
+
         var sets = [
-            NFTSet(name: "port_marks", key: [.ifname], data: .mark, comment: "bridge port -> slot<<17 | untracked<<16 | zone", elements: portMarks),
+            NFTSet(name: "port_marks", key: [.ifname], data: .mark, comment: "our bridge ports -> slot<<17 | untracked<<16 | zone", elements: portMarks),
             NFTSet(name: "ingress_marks", key: [.ifname], data: .mark, comment: "filtered port -> 1<<31 | slot", elements: ingressMarks),
             NFTSet(name: "secured_ports", key: [.ifname], comment: "ports with port security", elements: securedPorts),
             NFTSet(name: "allowed_macs", key: [.ifname, .etherAddr], elements: allowedMACs),
@@ -180,6 +189,9 @@ struct HostBuilder {
             NFTSet(name: "stateless_macs", key: [.mark, .etherAddr], comment: "zone . MAC of ports in stateless groups", elements: statelessMACs),
         ]
         var prerouting = [
+            // Frames of other bridges' ports are none of our business: their
+            // marks stay as they are.
+            NFTRule([.lookup([.iifname], .notEqual, set: "port_marks")], verdict: .accept, comment: "not a port of ours"),
             NFTRule(statements: [.setMark(.map(.iifname, "port_marks"))]),
             NFTRule(
                 [.lookup([.mark(mask: PacketMark.zoneMask), .etherDaddr], .equal, set: "stateless_macs")],

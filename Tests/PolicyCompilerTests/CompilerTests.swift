@@ -49,6 +49,20 @@ import Testing
         #expect(zones == ["0x00000064 : 100", "0x000000c8 : 200", "0x00002389 : 9097"])
     }
 
+    @Test func framesFromTunnelsAndTrunkGetTheirNetworksZone() {
+        let marks = hv1.bridgeTable.elements("port_marks")
+        #expect(marks.contains(#""sgvx-5001" : 0x00002389"#))  // zone of red, no slot
+        #expect(marks.contains(#""eth1" : 0x00000000"#))
+        #expect(hv1.bridgeTable.elements("vlan_zones") == ["100 : 0x00000064", "200 : 0x000000c8"])
+        #expect(hv1.bridgeTable.rules("prerouting") == [
+            #"iifname != @port_marks accept comment "not a port of ours""#,
+            "meta mark set iifname map @port_marks",
+            #"meta mark & 0x0000ffff . ether daddr @stateless_macs meta mark set meta mark | 0x00010000 comment "to a stateless port: not tracked""#,
+            #"iifname "eth1" ether type vlan meta mark set vlan id map @vlan_zones"#,
+            "iifname @secured_ports goto port-security",
+        ])
+    }
+
     // MARK: 2. Port security
 
     @Test func allowedSourcesArePerPortMACAndAddress() {
