@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "PolicyYAML", targets: ["PolicyYAML"]),
         .library(name: "HostModel", targets: ["HostModel"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
+        .library(name: "Netlink", targets: ["Netlink"]),
         .executable(name: "sgctl", targets: ["sgctl"]),
         .executable(name: "sgbench", targets: ["sgbench"]),
     ],
@@ -27,9 +28,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "PolicyModel"),
+        // All C lives behind CNetlink and the Netlink module; nothing above imports either.
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnftnl", providers: [.apt(["libmnl-dev", "libnftnl-dev"])]),
         .target(name: "PolicyYAML", dependencies: ["PolicyModel", .product(name: "Yams", package: "Yams")]),
         .target(name: "HostModel", dependencies: ["PolicyModel"]),
         .target(name: "PolicyCompiler", dependencies: ["PolicyModel", "HostModel"]),
+        .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
         .executableTarget(name: "sgctl", dependencies: [
             "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler",
@@ -48,5 +52,6 @@ let package = Package(
         ]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyModel", "HostModel"]),
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
     ]
 )

@@ -1,0 +1,79 @@
+// The C side of the netlink layer: libmnl and libnftnl, plus static inline
+// wrappers for what Swift can't import (macros, variadic and aliased calls).
+// Order matters: <netinet/in.h> and <net/if.h> before any <linux/*.h>, or
+// Swift sees two definitions of in_addr.
+#ifndef SGCTL_CNETLINK_SHIM_H
+#define SGCTL_CNETLINK_SHIM_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sched.h>
+#include <sys/syscall.h>
+
+#include <netinet/in.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/if_bridge.h>
+#include <linux/neighbour.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+static inline size_t sg_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }
+static inline int sg_mnl_align(int len) { return MNL_ALIGN(len); }
+
+static inline struct nlmsghdr *sg_nftnl_nlmsg_build_hdr(char *buf, uint16_t type, uint16_t family,
+                                                        uint16_t flags, uint32_t seq) {
+    return nftnl_nlmsg_build_hdr(buf, type, family, flags, seq);
+}
+
+/// Userdata TLV types nft itself writes and reads (nftables' include/udata.h
+/// is not installed): a rule's comment, a set's key byte order and comment.
+enum {
+    SG_UDATA_RULE_COMMENT = 0,
+    SG_UDATA_SET_KEYBYTEORDER = 0,
+    SG_UDATA_SET_DATABYTEORDER = 1,
+    SG_UDATA_SET_MERGE_ELEMENTS = 2,
+    SG_UDATA_SET_KEY_TYPEOF = 3,
+    SG_UDATA_SET_DATA_TYPEOF = 4,
+    SG_UDATA_SET_EXPR = 5,
+    SG_UDATA_SET_DATA_INTERVAL = 6,
+    SG_UDATA_SET_COMMENT = 7,
+    SG_UDATA_CHAIN_COMMENT = 0,
+};
+
+/// Iterates a message's attributes (mnl_attr_for_each is a macro).
+typedef int (*sg_attr_cb)(const struct nlattr *attr, void *data);
+static inline int sg_attr_parse(const struct nlmsghdr *nlh, unsigned int offset, sg_attr_cb cb, void *data) {
+    return mnl_attr_parse(nlh, offset, cb, data);
+}
+static inline int sg_attr_parse_nested(const struct nlattr *attr, sg_attr_cb cb, void *data) {
+    return mnl_attr_parse_nested(attr, cb, data);
+}
+
+/// Moves the calling thread into the network namespace of `fd`.
+static inline int sg_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+static inline int sg_gettid(void) { return (int)syscall(SYS_gettid); }
+
+#endif
