@@ -34,9 +34,10 @@ let package = Package(
         .target(name: "HostModel", dependencies: ["PolicyModel"]),
         .target(name: "PolicyCompiler", dependencies: ["PolicyModel", "HostModel"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
+        .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
         .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler",
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "Dataplane", "Netlink",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sgbench", dependencies: [
@@ -52,6 +53,7 @@ let package = Package(
         ]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyModel", "HostModel"]),
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
+        .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
     ]
 )

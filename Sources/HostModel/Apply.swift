@@ -5,6 +5,7 @@ import PolicyModel
 /// kernel's ENOENT and EEXIST.
 public struct DeltaMismatch: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

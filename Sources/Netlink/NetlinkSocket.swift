@@ -68,6 +68,11 @@ final class NetlinkSocket {
         }
     }
 
+    func send(_ bytes: [UInt8], what: String) throws(NetlinkError) {
+        let sent = bytes.withUnsafeBytes { mnl_socket_sendto(handle, $0.baseAddress, $0.count) }
+        if sent < 0 { throw NetlinkError(operation: what, errno: Glibc.errno) }
+    }
+
     func send(_ bytes: UnsafeRawBufferPointer, what: String) throws(NetlinkError) {
         let sent = mnl_socket_sendto(handle, bytes.baseAddress, bytes.count)
         if sent < 0 { throw NetlinkError(operation: what, errno: Glibc.errno) }

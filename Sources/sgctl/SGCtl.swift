@@ -10,10 +10,11 @@ struct SGCtl: ParsableCommand {
             name), or - for standard input.
 
             Exit codes:
-              0   success
+              0   success (plan --detailed-exitcode: no changes)
               1   the policy is invalid (every problem is printed, one per line, path first),
-                  or the host is not in the policy
-              2   the policy could not be read (missing file, unreadable input)
+                  can't be read, or the host is not in it
+              2   plan --detailed-exitcode: there are changes to apply
+              3   kernel error, or the kernel lacks a feature the policy needs: nothing was changed
               64  wrong command-line usage
             """,
         version: "0.1.0",
@@ -24,5 +25,7 @@ struct SGCtl: ParsableCommand {
 /// Exit codes shared by the subcommands (see the discussion above).
 enum ExitStatus {
     static let invalidPolicy = ExitCode(1)
-    static let unreadable = ExitCode(2)
+    static let unreadable = ExitCode(1)
+    static let changesPending = ExitCode(2)
+    static let kernelError = ExitCode(3)
 }

@@ -53,9 +53,9 @@ import Testing
         #expect(result.stderr.hasPrefix("invalid JSON: line 2, column "), "\(result.stderr)")
     }
 
-    @Test func unreadableFileExitsTwo() throws {
+    @Test func unreadableFileExitsOne() throws {
         let result = try Command.sgctl(["validate", "/nonexistent/policy.json"])
-        #expect(result.status == 2)
+        #expect(result.status == 1)
         #expect(result.stderr.contains("can't read /nonexistent/policy.json"))
     }
 

@@ -1,0 +1,125 @@
+import CNetlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Deletes connection-tracking entries of given zones, so that connections
+/// the new rules no longer allow stop, including established ones: their
+/// next packet is tracked anew and checked against the current rules.
+///
+/// Kernels before 6.8 can't filter a flush by zone, so this dumps the table
+/// and deletes the matching entries one by one (in one send). Equivalent to:
+/// `conntrack -D -w ZONE` for each zone.
+public final class ConntrackConnection {
+    private let socket: NetlinkSocket
+
+    public init() throws(NetlinkError) {
+        socket = try NetlinkSocket(bus: NETLINK_NETFILTER)
+    }
+
+    /// Returns how many entries were deleted.
+    @discardableResult
+    public func deleteEntries(zones: Set<UInt16>) throws(NetlinkError) -> Int {
+        guard !zones.isEmpty else { return 0 }
+        let victims = try dump(zones: zones)
+        guard !victims.isEmpty else { return 0 }
+        return try delete(victims)
+    }
+
+    /// One tracked connection to delete: its family and the raw bytes of its
+    /// original-direction tuple, sent back as they came.
+    private struct Entry {
+        var family: UInt8
+        var zone: UInt16
+        var tuple: [UInt8]
+    }
+
+    private func dump(zones: Set<UInt16>) throws(NetlinkError) -> [Entry] {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let sequence = socket.reserveSequences(1)
+        let length = buffer.withUnsafeMutableBytes { raw -> Int in
+            let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
+            nlh.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_CTNETLINK << 8) | Int32(IPCTNL_MSG_CT_GET.rawValue))
+            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+            nlh.pointee.nlmsg_seq = sequence
+            let header = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
+            header.pointee.nfgen_family = UInt8(AF_UNSPEC)
+            header.pointee.version = UInt8(NFNETLINK_V0)
+            header.pointee.res_id = 0
+            return Int(nlh.pointee.nlmsg_len)
+        }
+        try socket.send(Array(buffer[0..<length]), what: "dump connection tracking table")
+        var entries: [Entry] = []
+        let replies = try socket.receive(what: "dump connection tracking table", onData: { message throws(NetlinkError) in
+            if let entry = Self.parse(message), zones.contains(entry.zone) { entries.append(entry) }
+        }, isDone: { replies, done in done || replies.contains { $0.errno != 0 } })
+        if let failure = replies.first(where: { $0.errno != 0 }) {
+            throw NetlinkError(operation: "dump connection tracking table", errno: failure.errno, kernelMessage: failure.kernelMessage)
+        }
+        return entries
+    }
+
+    private static func parse(_ message: UnsafePointer<nlmsghdr>) -> Entry? {
+        let family = mnl_nlmsg_get_payload(message)!.load(as: nfgenmsg.self).nfgen_family
+        struct Found {
+            var zone: UInt16 = 0
+            var tuple: [UInt8]?
+        }
+        var found = Found()
+        withUnsafeMutablePointer(to: &found) { box in
+            _ = sg_attr_parse(message, UInt32(MemoryLayout<nfgenmsg>.size), { attr, data in
+                guard let attr, let data else { return MNL_CB_OK }
+                let found = data.assumingMemoryBound(to: Found.self)
+                switch Int32(mnl_attr_get_type(attr)) {
+                case Int32(CTA_ZONE.rawValue):
+                    found.pointee.zone = UInt16(bigEndian: mnl_attr_get_u16(attr))
+                case Int32(CTA_TUPLE_ORIG.rawValue):
+                    let length = Int(mnl_attr_get_payload_len(attr))
+                    let payload = UnsafeRawBufferPointer(start: mnl_attr_get_payload(attr), count: length)
+                    found.pointee.tuple = Array(payload)
+                default:
+                    break
+                }
+                return MNL_CB_OK
+            }, box)
+        }
+        guard let tuple = found.tuple else { return nil }
+        return Entry(family: family, zone: found.zone, tuple: tuple)
+    }
+
+    private func delete(_ entries: [Entry]) throws(NetlinkError) -> Int {
+        let first = socket.reserveSequences(entries.count)
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(entries.count * 128)
+        var scratch = [UInt8](repeating: 0, count: 512)
+        for (i, entry) in entries.enumerated() {
+            let length = scratch.withUnsafeMutableBytes { raw -> Int in
+                let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
+                nlh.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_CTNETLINK << 8) | Int32(IPCTNL_MSG_CT_DELETE.rawValue))
+                nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_ACK)
+                nlh.pointee.nlmsg_seq = first &+ UInt32(i)
+                let header = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
+                header.pointee.nfgen_family = entry.family
+                header.pointee.version = UInt8(NFNETLINK_V0)
+                header.pointee.res_id = 0
+                entry.tuple.withUnsafeBytes { tuple in
+                    mnl_attr_put(nlh, UInt16(CTA_TUPLE_ORIG.rawValue) | UInt16(NLA_F_NESTED), tuple.count, tuple.baseAddress)
+                }
+                mnl_attr_put_u16(nlh, UInt16(CTA_ZONE.rawValue), entry.zone.bigEndian)
+                return Int(nlh.pointee.nlmsg_len)
+            }
+            buffer.append(contentsOf: scratch[0..<length])
+        }
+        socket.reserveBuffers(sending: buffer.count, replies: entries.count)
+        try socket.send(buffer, what: "delete connection tracking entries")
+        let replies = try socket.receive(what: "delete connection tracking entries", isDone: { replies, _ in
+            replies.count >= entries.count
+        })
+        // An entry that expired meanwhile is already gone: that's fine.
+        if let failure = replies.first(where: { $0.errno != 0 && $0.errno != ENOENT }) {
+            throw NetlinkError(operation: "delete connection tracking entry", errno: failure.errno, kernelMessage: failure.kernelMessage)
+        }
+        return replies.filter { $0.errno == 0 }.count
+    }
+}
