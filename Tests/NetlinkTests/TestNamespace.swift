@@ -31,8 +31,8 @@ final class TestNamespace {
     }
 
     /// Runs a command inside the namespace: `ip netns exec NAME ...`.
-    func exec(_ command: String, _ arguments: [String]) throws -> Shell.Result {
-        try Shell.run("ip", ["netns", "exec", name, command] + arguments)
+    func exec(_ command: String, _ arguments: [String], stdin: String? = nil) throws -> Shell.Result {
+        try Shell.run("ip", ["netns", "exec", name, command] + arguments, stdin: stdin)
     }
 
     /// `nft list ruleset` inside the namespace, the independent reader.
