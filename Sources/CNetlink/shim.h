@@ -5,10 +5,9 @@
 #ifndef SGCTL_CNETLINK_SHIM_H
 #define SGCTL_CNETLINK_SHIM_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <sched.h>
+// No _GNU_SOURCE here: defining it changes libc's own struct definitions
+// (fd_set's member names) and Swift then refuses to merge this module's
+// view of them with SwiftGlibc's. setns(2) is declared by hand instead.
 #include <sys/syscall.h>
 
 #include <netinet/in.h>
@@ -72,8 +71,9 @@ static inline int sg_attr_parse_nested(const struct nlattr *attr, sg_attr_cb cb,
     return mnl_attr_parse_nested(attr, cb, data);
 }
 
-/// Moves the calling thread into the network namespace of `fd`.
-static inline int sg_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+/// Moves the calling thread into the network namespace of `fd`
+/// (CLONE_NEWNET from <linux/sched.h>, which would clash with <sched.h>).
+static inline int sg_setns_net(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000); }
 static inline int sg_gettid(void) { return (int)syscall(SYS_gettid); }
 
 #endif
