@@ -1,10 +1,29 @@
 /// Collects the problems of one decoding run, so that every error of a policy
 /// is reported at once rather than only the first.
 final class DiagnosticLog {
-    private(set) var diagnostics: [Diagnostic] = []
+    private var entries: [(path: JSONPath, diagnostic: Diagnostic)] = []
 
     func report(_ path: JSONPath, _ message: String) {
-        diagnostics.append(Diagnostic(path: path.description, message: message))
+        entries.append((path, Diagnostic(path: path.description, message: message)))
+    }
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// In the order found.
+    var diagnostics: [Diagnostic] { entries.map(\.diagnostic) }
+
+    /// In document order of their paths (an object before its members, array
+    /// elements by index, members as written), then by message; the same
+    /// document always gives the same list, whichever check found what.
+    func diagnostics(inOrderOf document: JSONValue) -> [Diagnostic] {
+        entries.enumerated()
+            .map { (position: $0.element.path.position(in: document), sequence: $0.offset, diagnostic: $0.element.diagnostic) }
+            .sorted { a, b in
+                if a.position != b.position { return a.position.lexicographicallyPrecedes(b.position) }
+                if a.diagnostic.message != b.diagnostic.message { return a.diagnostic.message < b.diagnostic.message }
+                return a.sequence < b.sequence
+            }
+            .map(\.diagnostic)
     }
 }
 
@@ -27,15 +46,16 @@ struct ObjectReader {
         self.path = path
         self.log = log
         self.knownKeys = knownKeys
-        for member in list {
+        for (position, member) in list.enumerated() {
+            // The first member of a key counts; later ones are only reported.
             if members[member.key] != nil {
-                log.report(path[member.key], "duplicate key \"\(member.key)\"")
+                log.report(path.member(member.key, at: position), "duplicate key \(Shown.quoted(member.key))")
                 continue
             }
             members[member.key] = member.value
             if !knownKeys.contains(member.key) {
                 log.report(
-                    path[member.key],
+                    path.member(member.key, at: position),
                     "unknown field\(NameSuggestion.hint(for: member.key, in: knownKeys))")
             }
         }
@@ -95,7 +115,12 @@ struct ObjectReader {
             return nil
         }
         guard let n = number.integerValue else {
-            log.report(path, "expected an integer, found \(number)")
+            if number.isWholeNumberLexeme {
+                // An integer too large for Int is out of every range here.
+                log.report(path, "\(Shown.number(number)) is out of range \(range.lowerBound)..\(range.upperBound)")
+            } else {
+                log.report(path, "expected an integer, found \(Shown.number(number))")
+            }
             return nil
         }
         guard range.contains(n) else {
@@ -103,5 +128,12 @@ struct ObjectReader {
             return nil
         }
         return n
+    }
+}
+
+extension JSONNumber {
+    /// True for a lexeme without fraction or exponent ("-12", "99999999999999999999").
+    var isWholeNumberLexeme: Bool {
+        !text.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
     }
 }

@@ -24,27 +24,88 @@ public enum PolicyDecoder {
         var structure = StructuralDecoder(log: log)
         let draft = structure.decode(document)
         PolicyValidator(draft: draft, log: log).validate()
-        if log.diagnostics.isEmpty, let policy = draft.policy {
+        if log.isEmpty, let policy = draft.policy {
             return .success(policy)
         }
         // Stable order: by path as written in the file, then message.
-        return .failure(PolicyError(log.diagnostics))
+        return .failure(PolicyError(log.diagnostics(inOrderOf: document)))
+    }
+}
+
+/// The kinds of named objects.
+enum NameKind: Hashable, Sendable, CustomStringConvertible {
+    case network, host, securityGroup, port
+
+    var description: String {
+        switch self {
+        case .network: "network"
+        case .host: "host"
+        case .securityGroup: "security group"
+        case .port: "port"
+        }
     }
 }
 
 /// What the structural pass could build. Objects that had a problem are
-/// missing from the lists, but their names are still known, so that a port
-/// referring to a network with a bad segment is not also told the network
-/// does not exist.
+/// missing from the lists of built objects, but their names are still known,
+/// so that a port referring to a network with a bad segment is not also told
+/// the network does not exist. For the checks across objects, every object
+/// also leaves the facts that it could decode (its segment, its device, its
+/// MAC, ...), so that one broken field of a port does not hide, say, that
+/// its MAC is taken: all problems are found in one run.
 struct PolicyDraft {
     var version: Int?
     var networks: [(path: JSONPath, network: Network)] = []
     var hosts: [(path: JSONPath, host: Host)] = []
-    var groups: [(path: JSONPath, group: SecurityGroup, rulePaths: [JSONPath])] = []
+    var groups: [(path: JSONPath, group: SecurityGroup)] = []
     var ports: [(path: JSONPath, port: Port)] = []
+
+    /// Facts of one object; nil (or left out) where that part is invalid.
+    struct NetworkFacts {
+        var path: JSONPath
+        var name: String?
+        var segment: Segment?
+        /// nil when a subnet is invalid: then no IP can be said to be outside.
+        var subnets: [IPPrefix]?
+    }
+    struct HostFacts {
+        var path: JSONPath
+        var name: String?
+        var uplink: String?
+        /// True when there is no "vtep" member at all (an invalid one is
+        /// reported as such).
+        var vtepMissing: Bool
+    }
+    struct GroupFacts {
+        var path: JSONPath
+        var name: String?
+        var stateful: Bool?
+    }
+    struct PortFacts {
+        var path: JSONPath
+        var name: String?
+        var host: String?
+        var device: String?
+        var network: String?
+        var mac: MACAddress?
+        /// The valid IPs with their index in "ips".
+        var ips: [(index: Int, ip: IPAddress)] = []
+        var groups: [String] = []
+    }
+    var networkFacts: [NetworkFacts] = []
+    var hostFacts: [HostFacts] = []
+    var groupFacts: [GroupFacts] = []
+    var portFacts: [PortFacts] = []
     var declaredNetworks: Set<String> = []
     var declaredHosts: Set<String> = []
     var declaredGroups: Set<String> = []
+    /// Kinds whose top-level list is present but not a list: nothing is
+    /// known about their names, so references to them are not checked.
+    var unknownKinds: Set<NameKind> = []
+    /// Every well-formed name, in document order, for the uniqueness check.
+    var names: [(path: JSONPath, kind: NameKind, name: String)] = []
+    /// Every reference to a network, host or group, from any object.
+    var references: [(path: JSONPath, kind: NameKind, name: String)] = []
     var complete = true
 
     var policy: Policy? {
@@ -59,13 +120,14 @@ enum Syntax {
     /// Names of networks, hosts, groups and ports: 1 to 63 characters of
     /// `A-Z a-z 0-9 _ . -`, starting with a letter or digit.
     static func nameProblem(_ name: String) -> String? {
-        let bytes = Array(name.utf8)
-        if bytes.isEmpty { return "name is empty" }
-        if bytes.count > 63 { return "name \"\(name)\" is longer than 63 characters" }
-        func alnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }
-        if !alnum(bytes[0]) { return "name \"\(name)\" must start with a letter or digit" }
-        if let bad = bytes.first(where: { !(alnum($0) || $0 == 95 || $0 == 46 || $0 == 45) }) {
-            return "name \"\(name)\" contains \"\(String(decoding: [bad], as: UTF8.self))\"; allowed are A-Z a-z 0-9 _ . -"
+        let scalars = name.unicodeScalars
+        if scalars.isEmpty { return "name is empty" }
+        if scalars.count > 63 { return "name \(Shown.quoted(name)) is longer than 63 characters" }
+        func alnum(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) || ("A"..."Z").contains(c) || ("a"..."z").contains(c) }
+        if !alnum(scalars.first!) { return "name \(Shown.quoted(name)) must start with a letter or digit" }
+        // Whole characters, not bytes: "é" is named as such, not as half of its UTF-8.
+        if let bad = scalars.first(where: { !(alnum($0) || $0 == "_" || $0 == "." || $0 == "-") }) {
+            return "name \(Shown.quoted(name)) contains \(Shown.quoted(String(bad))); allowed are A-Z a-z 0-9 _ . -"
         }
         return nil
     }
@@ -76,7 +138,7 @@ enum Syntax {
         let bytes = Array(name.utf8)
         if bytes.isEmpty { return "interface name is empty" }
         if bytes.count > Port.maxDeviceBytes {
-            return "interface name \"\(name)\" is \(bytes.count) bytes; Linux allows at most \(Port.maxDeviceBytes)"
+            return "interface name \(Shown.quoted(name)) is \(bytes.count) bytes; Linux allows at most \(Port.maxDeviceBytes)"
         }
         if name == "." || name == ".." { return "\"\(name)\" is not a valid interface name" }
         if bytes.contains(where: { $0 == 47 || $0 == 58 || $0 <= 32 || $0 == 127 }) {
@@ -109,8 +171,11 @@ struct StructuralDecoder {
                 } else {
                     log.report(root["version"], "unsupported version \(v); this program reads version \(Policy.supportedVersion)")
                 }
+            } else if case .number(let n) = version, n.isWholeNumberLexeme {
+                log.report(root["version"], "unsupported version \(Shown.number(n)); this program reads version \(Policy.supportedVersion)")
             } else {
-                log.report(root["version"], "expected the integer \(Policy.supportedVersion), found \(version.serialized())")
+                // Not the whole value: it may be a large tree.
+                log.report(root["version"], "expected the integer \(Policy.supportedVersion), found \(Shown.value(version))")
             }
         }
         // Names first, so references can be checked even in broken objects.
@@ -118,9 +183,10 @@ struct StructuralDecoder {
         let hosts = top.array("hosts")
         let groups = top.array("securityGroups")
         let ports = top.array("ports")
-        collectNames(networks, into: \.declaredNetworks)
-        collectNames(hosts, into: \.declaredHosts)
-        collectNames(groups, into: \.declaredGroups)
+        collectNames(top, "networks", networks, kind: .network, into: \.declaredNetworks)
+        collectNames(top, "hosts", hosts, kind: .host, into: \.declaredHosts)
+        collectNames(top, "securityGroups", groups, kind: .securityGroup, into: \.declaredGroups)
+        collectNames(top, "ports", ports, kind: .port, into: nil)
 
         for (i, item) in (networks ?? []).enumerated() {
             if let n = network(item, at: root["networks"][i]) { draft.networks.append((root["networks"][i], n)) } else { draft.complete = false }
@@ -130,23 +196,39 @@ struct StructuralDecoder {
         }
         for (i, item) in (groups ?? []).enumerated() {
             let path = root["securityGroups"][i]
-            if let (g, rulePaths) = group(item, at: path) { draft.groups.append((path, g, rulePaths)) } else { draft.complete = false }
+            if let g = group(item, at: path) { draft.groups.append((path, g)) } else { draft.complete = false }
         }
         for (i, item) in (ports ?? []).enumerated() {
             if let p = port(item, at: root["ports"][i]) { draft.ports.append((root["ports"][i], p)) } else { draft.complete = false }
         }
-        if !log.diagnostics.isEmpty { draft.complete = false }
+        if !log.isEmpty { draft.complete = false }
         return draft
     }
 
-    private mutating func collectNames(_ items: [JSONValue]?, into keyPath: WritableKeyPath<PolicyDraft, Set<String>>) {
-        for item in items ?? [] {
-            if case .object(let members) = item, let name = members.first(where: { $0.key == "name" }),
-                case .string(let s) = name.value
-            {
-                draft[keyPath: keyPath].insert(s)
-            }
+    /// Collects the names of one kind before the objects are decoded. Like
+    /// `ObjectReader`, the first "name" member counts. Every string name is
+    /// declared (a badly spelled name is reported once, at the object, not
+    /// again at each reference); well-formed ones take part in the
+    /// uniqueness check.
+    private mutating func collectNames(
+        _ top: ObjectReader, _ key: String, _ items: [JSONValue]?, kind: NameKind,
+        into declared: WritableKeyPath<PolicyDraft, Set<String>>?
+    ) {
+        guard let items else {
+            if top.has(key) { draft.unknownKinds.insert(kind) }
+            return
         }
+        for (i, item) in items.enumerated() {
+            guard case .object(let members) = item, let name = members.first(where: { $0.key == "name" }),
+                case .string(let s) = name.value
+            else { continue }
+            if let declared { draft[keyPath: declared].insert(s) }
+            if Syntax.nameProblem(s) == nil { draft.names.append((JSONPath.root[key][i], kind, s)) }
+        }
+    }
+
+    private mutating func reference(_ kind: NameKind, _ name: String, at path: JSONPath) {
+        draft.references.append((path, kind, name))
     }
 
     private func name(_ reader: ObjectReader) -> String? {
@@ -158,7 +240,7 @@ struct StructuralDecoder {
         return name
     }
 
-    private func network(_ value: JSONValue, at path: JSONPath) -> Network? {
+    private mutating func network(_ value: JSONValue, at path: JSONPath) -> Network? {
         guard let r = ObjectReader(value, at: path, log: log, knownKeys: ["name", "segment", "subnets"]) else { return nil }
         let name = name(r)
         var segment: Segment?
@@ -183,11 +265,12 @@ struct StructuralDecoder {
         for (i, item) in (r.array("subnets") ?? []).enumerated() {
             if let p = prefix(item, at: path["subnets"][i], allowBareAddress: false) { subnets.append(p) } else { subnetsOK = false }
         }
+        draft.networkFacts.append(.init(path: path, name: name, segment: segment, subnets: subnetsOK ? subnets : nil))
         guard let name, let segment, subnetsOK else { return nil }
         return Network(name: name, segment: segment, subnets: subnets)
     }
 
-    private func host(_ value: JSONValue, at path: JSONPath) -> Host? {
+    private mutating func host(_ value: JSONValue, at path: JSONPath) -> Host? {
         guard let r = ObjectReader(value, at: path, log: log, knownKeys: ["name", "uplink", "vtep"]) else { return nil }
         let name = name(r)
         var ok = true
@@ -207,11 +290,12 @@ struct StructuralDecoder {
             ok = false
         }
         if r.has("uplink") && uplink == nil { ok = false }
+        draft.hostFacts.append(.init(path: path, name: name, uplink: ok ? uplink : nil, vtepMissing: !r.has("vtep")))
         guard let name, ok else { return nil }
         return Host(name: name, uplink: uplink, vtep: vtep)
     }
 
-    private func group(_ value: JSONValue, at path: JSONPath) -> (SecurityGroup, [JSONPath])? {
+    private mutating func group(_ value: JSONValue, at path: JSONPath) -> SecurityGroup? {
         guard let r = ObjectReader(value, at: path, log: log, knownKeys: ["name", "description", "stateful", "rules"])
         else { return nil }
         let name = name(r)
@@ -219,12 +303,10 @@ struct StructuralDecoder {
         let stateful = r.bool("stateful")
         var ok = (description != nil || !r.has("description")) && (stateful != nil || !r.has("stateful"))
         var rules: [Rule] = []
-        var rulePaths: [JSONPath] = []
         if let items = r.array("rules") {
             for (i, item) in items.enumerated() {
                 if let rule = rule(item, at: path["rules"][i]) {
                     rules.append(rule)
-                    rulePaths.append(path["rules"][i])
                 } else {
                     ok = false
                 }
@@ -232,11 +314,12 @@ struct StructuralDecoder {
         } else if r.has("rules") {
             ok = false
         }
+        draft.groupFacts.append(.init(path: path, name: name, stateful: r.has("stateful") ? stateful : true))
         guard let name, ok else { return nil }
-        return (SecurityGroup(name: name, description: description, stateful: stateful ?? true, rules: rules), rulePaths)
+        return SecurityGroup(name: name, description: description, stateful: stateful ?? true, rules: rules)
     }
 
-    private func rule(_ value: JSONValue, at path: JSONPath) -> Rule? {
+    private mutating func rule(_ value: JSONValue, at path: JSONPath) -> Rule? {
         guard
             let r = ObjectReader(
                 value, at: path, log: log,
@@ -250,26 +333,23 @@ struct StructuralDecoder {
                 log.report(path["direction"], "unknown direction \"\(text)\"; expected \"ingress\" or \"egress\"\(NameSuggestion.hint(for: text, in: ["ingress", "egress"]))")
             }
         }
-        var proto = IPProtocol.any
+        // `proto` is nil when the protocol is invalid: then "ports" and
+        // "icmp" can't be judged against it and only the protocol is reported.
+        var proto: IPProtocol? = .any
         if let value = r.value("protocol") {
             switch value {
             case .string(let text):
-                if let p = IPProtocol(name: text) {
-                    proto = p
-                } else {
-                    log.report(path["protocol"], "unknown protocol \"\(text)\"; expected one of \(IPProtocol.names.joined(separator: ", ")) or a number 0..255\(NameSuggestion.hint(for: text, in: IPProtocol.names))")
-                    ok = false
+                proto = IPProtocol(name: text)
+                if proto == nil {
+                    log.report(path["protocol"], "unknown protocol \(Shown.quoted(text)); expected one of \(IPProtocol.names.joined(separator: ", ")) or a number 0..255\(NameSuggestion.hint(for: text, in: IPProtocol.names))")
                 }
             case .number:
-                if let n = ObjectReader.integer(value, in: 0...255, at: path["protocol"], log: log) {
-                    proto = IPProtocol(number: UInt8(n))
-                } else {
-                    ok = false
-                }
+                proto = ObjectReader.integer(value, in: 0...255, at: path["protocol"], log: log).map { IPProtocol(number: UInt8($0)) }
             default:
                 log.report(path["protocol"], "expected a protocol name or number, found \(value.typeName)")
-                ok = false
+                proto = nil
             }
+            if proto == nil { ok = false }
         }
         var ports: [PortRange] = []
         if let value = r.value("ports") {
@@ -297,7 +377,9 @@ struct StructuralDecoder {
                     ok = false
                 }
             }
-            if ok, !proto.hasPorts {
+            // Independent of the items: a bad item and a protocol without
+            // ports are two problems.
+            if let proto, !proto.hasPorts {
                 log.report(path["ports"], "ports are only allowed with protocol tcp, udp or sctp, not \(proto)")
                 ok = false
             }
@@ -315,7 +397,7 @@ struct StructuralDecoder {
             } else {
                 ok = false
             }
-            if icmp != nil, !proto.isICMP {
+            if let proto, !proto.isICMP {
                 log.report(path["icmp"], "\"icmp\" is only allowed with protocol icmp or icmpv6, not \(proto)")
                 ok = false
             }
@@ -337,7 +419,12 @@ struct StructuralDecoder {
                         ok = false
                     }
                 case (false, true):
-                    if let g = rr.string("group") { remote = .group(g) } else { ok = false }
+                    if let g = rr.string("group") {
+                        remote = .group(g)
+                        reference(.securityGroup, g, at: path["remote"]["group"])
+                    } else {
+                        ok = false
+                    }
                 }
             } else {
                 ok = false
@@ -355,13 +442,30 @@ struct StructuralDecoder {
         }
         let description = r.string("description")
         if description == nil && r.has("description") { ok = false }
-        guard let direction, ok else { return nil }
+        // The IP family the rule's parts imply must agree; checked here, on
+        // whichever of them are valid, so a rule's other problems don't hide it.
+        if let ethertype, let proto {
+            if case .cidr(let prefix) = remote, prefix.family != ethertype.family {
+                log.report(path["ethertype"], "ethertype \(ethertype.rawValue) contradicts remote cidr \(prefix)")
+                ok = false
+            }
+            if proto == .icmp && ethertype != .ipv4 || proto == .icmpv6 && ethertype != .ipv6 {
+                log.report(path["ethertype"], "ethertype \(ethertype.rawValue) contradicts protocol \(proto)")
+                ok = false
+            }
+        } else if ethertype == nil, !r.has("ethertype"), let proto, case .cidr(let prefix) = remote,
+            proto == .icmp && prefix.family != .ipv4 || proto == .icmpv6 && prefix.family != .ipv6
+        {
+            log.report(path["remote"]["cidr"], "remote cidr \(prefix) contradicts protocol \(proto)")
+            ok = false
+        }
+        guard let direction, let proto, ok else { return nil }
         return Rule(
             direction: direction, proto: proto, ports: ports, icmp: icmp, remote: remote,
             ethertype: ethertype, description: description)
     }
 
-    private func port(_ value: JSONValue, at path: JSONPath) -> Port? {
+    private mutating func port(_ value: JSONValue, at path: JSONPath) -> Port? {
         guard
             let r = ObjectReader(
                 value, at: path, log: log,
@@ -374,6 +478,8 @@ struct StructuralDecoder {
         let name = name(r)
         let host = r.string("host", required: true)
         let network = r.string("network", required: true)
+        if let host { reference(.host, host, at: path["host"]) }
+        if let network { reference(.network, network, at: path["network"]) }
         var device = r.string("device", required: true)
         if let d = device, let problem = Syntax.interfaceProblem(d) {
             log.report(path["device"], problem)
@@ -391,10 +497,12 @@ struct StructuralDecoder {
             ok = false
         }
         var ips: [IPAddress] = []
+        var facts = PolicyDraft.PortFacts(path: path, name: name, host: host, device: device, network: network, mac: mac)
         for (i, item) in (ipItems ?? []).enumerated() {
             guard let text = ObjectReader.string(item, at: path["ips"][i], log: log) else { ok = false; continue }
             if let ip = IPAddress(text) {
                 ips.append(ip)
+                facts.ips.append((i, ip))
             } else {
                 log.report(path["ips"][i], "\"\(text)\" is not an IP address\(text.contains("/") ? " (ips are plain addresses; use allowedAddressPairs for prefixes)" : "")")
                 ok = false
@@ -402,7 +510,14 @@ struct StructuralDecoder {
         }
         var groups: [String] = []
         for (i, item) in (groupItems ?? []).enumerated() {
-            if let g = ObjectReader.string(item, at: path["securityGroups"][i], log: log) { groups.append(g) } else { ok = false }
+            guard let g = ObjectReader.string(item, at: path["securityGroups"][i], log: log) else { ok = false; continue }
+            if groups.contains(g) {
+                log.report(path["securityGroups"][i], "security group \(Shown.quoted(g)) is listed twice")
+                ok = false
+            } else {
+                reference(.securityGroup, g, at: path["securityGroups"][i])
+            }
+            groups.append(g)
         }
         var pairs: [AddressPair] = []
         for (i, item) in (pairItems ?? []).enumerated() {
@@ -417,8 +532,14 @@ struct StructuralDecoder {
                 ok = false
             }
         }
+        facts.groups = groups
+        draft.portFacts.append(facts)
         let portSecurity = r.bool("portSecurity")
         if portSecurity == nil && r.has("portSecurity") { ok = false }
+        if portSecurity == false, let groupItems, !groupItems.isEmpty {
+            log.report(path["securityGroups"], "a port with portSecurity false is not filtered, so it can't be in security groups")
+            ok = false
+        }
         guard ok, let name, let host, let network, let device, let mac else { return nil }
         return Port(
             name: name, host: host, device: device, network: network, mac: mac, ips: ips, securityGroups: groups,

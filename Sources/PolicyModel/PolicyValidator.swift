@@ -1,153 +1,156 @@
 /// The semantic checks of policy-format.md that look across objects:
-/// references, uniqueness, subnets, VTEPs and group kinds. Runs on whatever
-/// the structural pass could build, so its findings add to, rather than
-/// replace, the structural ones.
+/// references, uniqueness, subnets, VTEPs and group kinds. Names and
+/// references come from every object, even a broken one; the other checks
+/// run on whatever the structural pass could build. Either way its findings
+/// add to, rather than replace, the structural ones. (Checks within one
+/// object, such as a rule's ethertype, are in the structural pass.)
 struct PolicyValidator {
     let draft: PolicyDraft
     let log: DiagnosticLog
 
     func validate() {
-        checkUniqueNames(draft.networks.map { ($0.path, $0.network.name) }, kind: "network")
-        checkUniqueNames(draft.hosts.map { ($0.path, $0.host.name) }, kind: "host")
-        checkUniqueNames(draft.groups.map { ($0.path, $0.group.name) }, kind: "security group")
-        checkUniqueNames(draft.ports.map { ($0.path, $0.port.name) }, kind: "port")
+        checkUniqueNames()
+        checkReferences()
         checkSegments()
-        checkRules()
         checkPorts()
         checkVTEPs()
     }
 
-    private func checkUniqueNames(_ items: [(JSONPath, String)], kind: String) {
-        var first: [String: JSONPath] = [:]
-        for (path, name) in items {
-            if let earlier = first[name] {
+    private func checkUniqueNames() {
+        struct Key: Hashable { var kind: NameKind; var name: String }
+        var first: [Key: JSONPath] = [:]
+        for (path, kind, name) in draft.names {
+            if let earlier = first[Key(kind: kind, name: name)] {
                 log.report(path["name"], "duplicate \(kind) name \"\(name)\" (first used at \(earlier))")
             } else {
-                first[name] = path
+                first[Key(kind: kind, name: name)] = path
+            }
+        }
+    }
+
+    private func checkReferences() {
+        for (path, kind, name) in draft.references where !draft.unknownKinds.contains(kind) {
+            let known: Set<String>
+            switch kind {
+            case .network: known = draft.declaredNetworks
+            case .host: known = draft.declaredHosts
+            case .securityGroup: known = draft.declaredGroups
+            case .port: continue
+            }
+            if !known.contains(name) {
+                log.report(path, "unknown \(kind) \(Shown.quoted(name))\(NameSuggestion.hint(for: name, in: known))")
             }
         }
     }
 
     private func checkSegments() {
-        var first: [Segment: (JSONPath, String)] = [:]
-        for (path, network) in draft.networks {
-            if let (earlier, other) = first[network.segment] {
-                log.report(path["segment"], "\(network.segment) is already used by network \"\(other)\" (\(earlier))")
+        var first: [Segment: Int] = [:]
+        for (k, network) in draft.networkFacts.enumerated() {
+            guard let segment = network.segment else { continue }
+            if let earlier = first[segment].map({ draft.networkFacts[$0] }) {
+                log.report(network.path["segment"], "\(segment) is already used by \(owner("network", earlier.name, earlier.path))")
             } else {
-                first[network.segment] = (path, network.name)
+                first[segment] = k
             }
         }
     }
 
-    private func checkRules() {
-        for (groupPath, group, rulePaths) in draft.groups {
-            _ = groupPath
-            for (rule, path) in zip(group.rules, rulePaths) {
-                if let ethertype = rule.ethertype {
-                    if case .cidr(let prefix) = rule.remote, prefix.family != ethertype.family {
-                        log.report(path["ethertype"], "ethertype \(ethertype.rawValue) contradicts remote cidr \(prefix)")
-                    }
-                    if rule.proto == .icmp && ethertype != .ipv4 || rule.proto == .icmpv6 && ethertype != .ipv6 {
-                        log.report(path["ethertype"], "ethertype \(ethertype.rawValue) contradicts protocol \(rule.proto)")
-                    }
-                } else if case .cidr(let prefix) = rule.remote,
-                    rule.proto == .icmp && prefix.family != .ipv4 || rule.proto == .icmpv6 && prefix.family != .ipv6
-                {
-                    log.report(path["remote"]["cidr"], "remote cidr \(prefix) contradicts protocol \(rule.proto)")
-                }
-                if case .group(let name) = rule.remote, !draft.declaredGroups.contains(name) {
-                    log.report(
-                        path["remote"]["group"],
-                        "unknown security group \"\(name)\"\(NameSuggestion.hint(for: name, in: draft.declaredGroups))")
-                }
-            }
-        }
+    /// `network "blue" (networks[0])`, or just the path when the name is invalid.
+    private func owner(_ kind: String, _ name: String?, _ path: JSONPath) -> String {
+        name.map { "\(kind) \(Shown.quoted($0)) (\(path))" } ?? "\(path)"
     }
 
     private func checkPorts() {
-        let networks = Dictionary(draft.networks.map { ($0.network.name, $0.network) }, uniquingKeysWith: { a, _ in a })
-        let hosts = Dictionary(draft.hosts.map { ($0.host.name, $0.host) }, uniquingKeysWith: { a, _ in a })
-        let groups = Dictionary(draft.groups.map { ($0.group.name, $0.group) }, uniquingKeysWith: { a, _ in a })
+        // The first object of a name counts (a second one is a duplicate).
+        var subnetsOfNetwork: [String: [IPPrefix]?] = [:]
+        for network in draft.networkFacts {
+            if let name = network.name, subnetsOfNetwork[name] == nil { subnetsOfNetwork[name] = .some(network.subnets) }
+        }
+        var uplinks: [String: String?] = [:]
+        for host in draft.hostFacts { if let name = host.name, uplinks[name] == nil { uplinks[name] = .some(host.uplink) } }
+        var stateful: [String: Bool] = [:]
+        for group in draft.groupFacts { if let name = group.name, let s = group.stateful, stateful[name] == nil { stateful[name] = s } }
 
+        // Values are indices into draft.portFacts.
         struct DeviceKey: Hashable { var host: String; var device: String }
         struct MACKey: Hashable { var network: String; var mac: MACAddress }
         struct IPKey: Hashable { var network: String; var ip: IPAddress }
-        var devices: [DeviceKey: (JSONPath, String)] = [:]
-        var macs: [MACKey: (JSONPath, String)] = [:]
-        var ips: [IPKey: (JSONPath, String)] = [:]
+        var devices: [DeviceKey: Int] = [:]
+        var macs: [MACKey: Int] = [:]
+        var ips: [IPKey: (port: Int, index: Int)] = [:]
+        devices.reserveCapacity(draft.portFacts.count)
+        macs.reserveCapacity(draft.portFacts.count)
+        ips.reserveCapacity(draft.portFacts.count * 2)
 
-        for (path, port) in draft.ports {
-            if !draft.declaredHosts.contains(port.host) {
-                log.report(path["host"], "unknown host \"\(port.host)\"\(NameSuggestion.hint(for: port.host, in: draft.declaredHosts))")
-            }
-            if !draft.declaredNetworks.contains(port.network) {
-                log.report(
-                    path["network"],
-                    "unknown network \"\(port.network)\"\(NameSuggestion.hint(for: port.network, in: draft.declaredNetworks))")
-            }
-            for (i, name) in port.securityGroups.enumerated() where !draft.declaredGroups.contains(name) {
-                log.report(
-                    path["securityGroups"][i],
-                    "unknown security group \"\(name)\"\(NameSuggestion.hint(for: name, in: draft.declaredGroups))")
-            }
-            var seenGroups: Set<String> = []
-            for (i, name) in port.securityGroups.enumerated() where !seenGroups.insert(name).inserted {
-                log.report(path["securityGroups"][i], "security group \"\(name)\" is listed twice")
-            }
-            if !port.portSecurity, !port.securityGroups.isEmpty {
-                log.report(path["securityGroups"], "a port with portSecurity false is not filtered, so it can't be in security groups")
-            }
-            let kinds = Set(port.securityGroups.compactMap { groups[$0]?.stateful })
+        for (k, port) in draft.portFacts.enumerated() {
+            let path = port.path
+            let kinds = Set(port.groups.compactMap { stateful[$0] })
             if kinds.count > 1 {
-                let stateless = port.securityGroups.filter { groups[$0]?.stateful == false }
+                let stateless = port.groups.filter { stateful[$0] == false }
                 log.report(
                     path["securityGroups"],
                     "mixes stateful and stateless security groups (stateless: \(stateless.map { "\"\($0)\"" }.joined(separator: ", "))); a port's groups must all be one kind")
             }
-            if let host = hosts[port.host], host.uplink == port.device {
-                log.report(path["device"], "\"\(port.device)\" is the uplink of host \"\(port.host)\"")
-            }
-            if let (earlier, other) = devices[DeviceKey(host: port.host, device: port.device)] {
-                log.report(path["device"], "device \"\(port.device)\" on host \"\(port.host)\" is already used by port \"\(other)\" (\(earlier))")
-            } else {
-                devices[DeviceKey(host: port.host, device: port.device)] = (path, port.name)
-            }
-            if let (earlier, other) = macs[MACKey(network: port.network, mac: port.mac)] {
-                log.report(path["mac"], "MAC \(port.mac) is already used on network \"\(port.network)\" by port \"\(other)\" (\(earlier))")
-            } else {
-                macs[MACKey(network: port.network, mac: port.mac)] = (path, port.name)
-            }
-            let network = networks[port.network]
-            for (i, ip) in port.ips.enumerated() {
-                if let (earlier, other) = ips[IPKey(network: port.network, ip: ip)] {
-                    let owner = other == port.name ? "this port" : "port \"\(other)\""
-                    log.report(path["ips"][i], "IP \(ip) is already used on network \"\(port.network)\" by \(owner) (\(earlier))")
-                } else {
-                    ips[IPKey(network: port.network, ip: ip)] = (path["ips"][i], port.name)
+            if let host = port.host, let device = port.device {
+                if let uplink = uplinks[host] ?? nil, uplink == device {
+                    log.report(path["device"], "\"\(device)\" is the uplink of host \"\(host)\"")
                 }
-                if let network, !network.subnets.isEmpty, !network.subnets.contains(where: { $0.contains(ip) }) {
+                let key = DeviceKey(host: host, device: device)
+                if let earlier = devices[key].map({ draft.portFacts[$0] }) {
+                    log.report(path["device"], "device \"\(device)\" on host \"\(host)\" is already used by \(owner("port", earlier.name, earlier.path))")
+                } else {
+                    devices[key] = k
+                }
+            }
+            guard let networkName = port.network else { continue }
+            if let mac = port.mac {
+                let key = MACKey(network: networkName, mac: mac)
+                if let earlier = macs[key].map({ draft.portFacts[$0] }) {
+                    log.report(path["mac"], "MAC \(mac) is already used on network \"\(networkName)\" by \(owner("port", earlier.name, earlier.path))")
+                } else {
+                    macs[key] = k
+                }
+            }
+            let subnets = subnetsOfNetwork[networkName] ?? nil
+            for (i, ip) in port.ips {
+                let key = IPKey(network: networkName, ip: ip)
+                if let earlier = ips[key] {
+                    let other = draft.portFacts[earlier.port]
+                    let where_ = other.path["ips"][earlier.index]
+                    let by = earlier.port == k ? "this port (\(where_))" : owner("port", other.name, where_)
+                    log.report(path["ips"][i], "IP \(ip) is already used on network \"\(networkName)\" by \(by)")
+                } else {
+                    ips[key] = (k, i)
+                }
+                if let subnets, !subnets.isEmpty, !subnets.contains(where: { $0.contains(ip) }) {
                     log.report(
                         path["ips"][i],
-                        "IP \(ip) is outside the subnets of network \"\(network.name)\" (\(network.subnets.map(\.description).joined(separator: ", ")))")
+                        "IP \(ip) is outside the subnets of network \"\(networkName)\" (\(subnets.map(\.description).joined(separator: ", ")))")
                 }
             }
         }
     }
 
     /// A host needs a VTEP when it has a port on a VXLAN network that also
-    /// has ports on another host: the tunnels run between VTEPs.
+    /// has ports on another host: the tunnels run between VTEPs. Only known
+    /// hosts count: a port on a misspelled host is reported as such, and its
+    /// network's other hosts are not also told they need a VTEP for it.
     private func checkVTEPs() {
         var hostsOfNetwork: [String: Set<String>] = [:]
-        for (_, port) in draft.ports { hostsOfNetwork[port.network, default: []].insert(port.host) }
-        for (path, host) in draft.hosts where host.vtep == nil {
-            for (_, network) in draft.networks {
-                guard case .vxlan(let vni) = network.segment, let hosts = hostsOfNetwork[network.name],
-                    hosts.contains(host.name), hosts.count > 1
+        for port in draft.portFacts {
+            guard let host = port.host, let network = port.network, draft.declaredHosts.contains(host) else { continue }
+            hostsOfNetwork[network, default: []].insert(host)
+        }
+        for host in draft.hostFacts where host.vtepMissing {
+            guard let name = host.name else { continue }
+            for network in draft.networkFacts {
+                guard let networkName = network.name, case .vxlan(let vni)? = network.segment,
+                    let hosts = hostsOfNetwork[networkName], hosts.contains(name), hosts.count > 1
                 else { continue }
-                let others = hosts.subtracting([host.name]).sorted()
+                let others = hosts.subtracting([name]).sorted()
                 log.report(
-                    path,
-                    "missing \"vtep\": host \"\(host.name)\" has ports on VXLAN network \"\(network.name)\" (vni \(vni)), which also has ports on \(others.count == 1 ? "host" : "hosts") \(others.map { "\"\($0)\"" }.joined(separator: ", "))")
+                    host.path,
+                    "missing \"vtep\": host \"\(name)\" has ports on VXLAN network \"\(networkName)\" (vni \(vni)), which also has ports on \(others.count == 1 ? "host" : "hosts") \(others.map { "\"\($0)\"" }.joined(separator: ", "))")
                 break
             }
         }
