@@ -26,15 +26,7 @@ public enum NFTRenderer {
             first = false
             out += self.set(set, indent: "\t")
         }
-        // Base chains first, in hook order, then the rest by name.
-        let chains = table.chains.values.sorted { a, b in
-            switch (a.base, b.base) {
-            case (let x?, let y?): (hookOrder(x.hook), x.priority, a.name) < (hookOrder(y.hook), y.priority, b.name)
-            case (.some, nil): true
-            case (nil, .some): false
-            case (nil, nil): a.name < b.name
-            }
-        }
+        let chains = table.chains.values.sorted { displayOrder($0) < displayOrder($1) }
         for chain in chains {
             if !first { out += "\n" }
             first = false
@@ -42,6 +34,22 @@ public enum NFTRenderer {
         }
         out += "}\n"
         return out
+    }
+
+    /// Base chains first, in hook order, then the rest by name.
+    public static func displayOrder(_ chain: NFTChain) -> DisplayOrder {
+        DisplayOrder(
+            rank: chain.base.map { (0, hookOrder($0.hook), $0.priority) } ?? (1, 0, 0), name: chain.name)
+    }
+
+    public struct DisplayOrder: Comparable {
+        var rank: (Int, Int, Int32)
+        var name: String
+
+        public static func < (a: DisplayOrder, b: DisplayOrder) -> Bool {
+            (a.rank.0, a.rank.1, a.rank.2, a.name) < (b.rank.0, b.rank.1, b.rank.2, b.name)
+        }
+        public static func == (a: DisplayOrder, b: DisplayOrder) -> Bool { a.rank == b.rank && a.name == b.name }
     }
 
     private static func hookOrder(_ hook: NFTHook) -> Int {
@@ -133,9 +141,8 @@ public enum NFTRenderer {
         case .ipDaddr: "ip daddr"
         case .ip6Saddr: "ip6 saddr"
         case .ip6Daddr: "ip6 daddr"
+        case .transportSport: "th sport"
         case .transportDport: "th dport"
-        case .udpSport: "udp sport"
-        case .udpDport: "udp dport"
         case .icmpType: "icmp type"
         case .icmpCode: "icmp code"
         case .icmpv6Type: "icmpv6 type"
@@ -169,6 +176,9 @@ public enum NFTRenderer {
         switch m {
         case .compare(let s, .equal, let v): "\(selector(s)) \(value(v, for: s))"
         case .compare(let s, .notEqual, let v): "\(selector(s)) != \(value(v, for: s))"
+        case .anyOf(.ctState, let values):
+            // A flag list, not a set: nft then encodes it as one bitmask test.
+            "ct state \(values.map { value($0, for: .ctState) }.joined(separator: ","))"
         case .anyOf(let s, let values):
             values.count == 1
                 ? "\(selector(s)) \(value(values[0], for: s))"

@@ -110,9 +110,10 @@ public enum NFTSelector: Hashable, Sendable, Codable {
     /// `arp saddr ether` and `arp saddr ip`: the sender's hardware and protocol address.
     case arpSenderMAC, arpSenderIP
     case ipSaddr, ipDaddr, ip6Saddr, ip6Daddr
-    /// `th dport`: the destination port of tcp, udp or sctp (after an l4proto match).
-    case transportDport
-    case udpSport, udpDport
+    /// `th sport`, `th dport`: the ports of tcp, udp or sctp (after an
+    /// l4proto match). One selector per header field, not per protocol, so
+    /// that a rule read back from the kernel maps to exactly one selector.
+    case transportSport, transportDport
     case icmpType, icmpCode, icmpv6Type, icmpv6Code
     case ctState, ctDirection
 }
@@ -184,6 +185,13 @@ public struct NFTSet: Hashable, Sendable, Codable {
         public var data: NFTDataType?
         public var interval: Bool
         public var comment: String?
+
+        public init(key: [NFTDataType], data: NFTDataType? = nil, interval: Bool = false, comment: String? = nil) {
+            self.key = key
+            self.data = data
+            self.interval = interval
+            self.comment = comment
+        }
     }
 
     public var name: String

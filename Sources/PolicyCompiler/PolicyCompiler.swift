@@ -239,11 +239,18 @@ struct HostBuilder {
         ])
     }
 
+    // The chains below are entered by ether type, yet each rule that reads
+    // the network header states its ether type again: nft adds that same
+    // match when it reads the rule as text, and `nft list` needs it to name
+    // the fields (`ip saddr`, not `@nh,96,32`). Both paths then give the
+    // kernel the same bytecode.
+
     func arpChain() -> NFTChain {
-        NFTChain(name: "port-security-arp", rules: [
-            NFTRule([.lookup([.iifname, .arpSenderMAC, .arpSenderIP], .equal, set: "allowed_ipv4")], verdict: .accept),
+        let arp = NFTMatch.compare(.etherType, .equal, .integer(0x0806))
+        return NFTChain(name: "port-security-arp", rules: [
+            NFTRule([arp, .lookup([.iifname, .arpSenderMAC, .arpSenderIP], .equal, set: "allowed_ipv4")], verdict: .accept),
             NFTRule(
-                [.compare(.arpSenderIP, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
+                [arp, .compare(.arpSenderIP, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
                  .lookup([.iifname, .arpSenderMAC], .equal, set: "allowed_macs")],
                 verdict: .accept, comment: "address conflict probe"),
             NFTRule(statements: [.counter], verdict: .drop, comment: "ARP sender not the port's"),
@@ -252,13 +259,14 @@ struct HostBuilder {
 
     func ipv4Chain() -> NFTChain {
         let udp = NFTMatch.compare(.l4proto, .equal, .integer(17))
+        let ipv4 = NFTMatch.compare(.etherType, .equal, .integer(0x0800))
         return NFTChain(name: "port-security-ipv4", rules: [
-            NFTRule([udp, .compare(.udpSport, .equal, .integer(67))], statements: [.counter], verdict: .drop, comment: "DHCP server reply"),
-            NFTRule([.lookup([.iifname, .etherSaddr, .ipSaddr], .equal, set: "allowed_ipv4")], verdict: .accept),
+            NFTRule([udp, .compare(.transportSport, .equal, .integer(67))], statements: [.counter], verdict: .drop, comment: "DHCP server reply"),
+            NFTRule([ipv4, .lookup([.iifname, .etherSaddr, .ipSaddr], .equal, set: "allowed_ipv4")], verdict: .accept),
             NFTRule(
-                [.compare(.ipSaddr, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
+                [ipv4, .compare(.ipSaddr, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
                  .compare(.ipDaddr, .equal, .address(IPRange(IPPrefix(host: .v4(IPv4Address(rawValue: .max)))))),
-                 udp, .compare(.udpSport, .equal, .integer(68)), .compare(.udpDport, .equal, .integer(67))],
+                 udp, .compare(.transportSport, .equal, .integer(68)), .compare(.transportDport, .equal, .integer(67))],
                 verdict: .accept, comment: "DHCP discovery"),
             NFTRule(statements: [.counter], verdict: .drop, comment: "IPv4 source not the port's"),
         ])
@@ -266,12 +274,13 @@ struct HostBuilder {
 
     func ipv6Chain() -> NFTChain {
         let icmpv6 = NFTMatch.compare(.l4proto, .equal, .integer(58))
+        let ipv6 = NFTMatch.compare(.etherType, .equal, .integer(0x86dd))
         return NFTChain(name: "port-security-ipv6", rules: [
-            NFTRule([.compare(.l4proto, .equal, .integer(17)), .compare(.udpSport, .equal, .integer(547))], statements: [.counter], verdict: .drop, comment: "DHCPv6 server reply"),
+            NFTRule([.compare(.l4proto, .equal, .integer(17)), .compare(.transportSport, .equal, .integer(547))], statements: [.counter], verdict: .drop, comment: "DHCPv6 server reply"),
             NFTRule([icmpv6, .anyOf(.icmpv6Type, [.integer(134), .integer(137)])], statements: [.counter], verdict: .drop, comment: "router advertisement or redirect"),
-            NFTRule([.lookup([.iifname, .etherSaddr, .ip6Saddr], .equal, set: "allowed_ipv6")], verdict: .accept),
+            NFTRule([ipv6, .lookup([.iifname, .etherSaddr, .ip6Saddr], .equal, set: "allowed_ipv6")], verdict: .accept),
             NFTRule(
-                [.compare(.ip6Saddr, .equal, .address(IPRange(IPPrefix(host: .v6(.zero))))), icmpv6,
+                [ipv6, .compare(.ip6Saddr, .equal, .address(IPRange(IPPrefix(host: .v6(.zero))))), icmpv6,
                  .anyOf(.icmpv6Type, [.integer(131), .integer(135), .integer(143)])],
                 verdict: .accept, comment: "duplicate address detection"),
             NFTRule(statements: [.counter], verdict: .drop, comment: "IPv6 source not the port's"),
@@ -351,7 +360,7 @@ struct HostBuilder {
     func profileChain(_ groups: [String], _ direction: Direction, stateful: Bool) -> NFTChain {
         var rules: [NFTRule] = []
         if stateful {
-            rules.append(NFTRule([.compare(.ctState, .equal, .integer(1))], statements: [.counter], verdict: .drop, comment: "invalid"))
+            rules.append(NFTRule([.anyOf(.ctState, [.integer(1)])], statements: [.counter], verdict: .drop, comment: "invalid"))
             rules.append(NFTRule([.anyOf(.ctState, [.integer(2), .integer(4)])], verdict: .accept))
         }
         rules.append(NFTRule(verdict: .jump("always-\(direction.rawValue)")))
@@ -375,14 +384,14 @@ struct HostBuilder {
         case .egress:
             rules = [
                 NFTRule([v6, icmpv6, .anyOf(.icmpv6Type, [131, 132, 133, 135, 136, 143].map { .integer($0) })], verdict: .accept, comment: "ND, RS, MLD"),
-                NFTRule([v4, udp, .compare(.udpSport, .equal, .integer(68)), .compare(.udpDport, .equal, .integer(67))], verdict: .accept, comment: "DHCP request"),
-                NFTRule([v6, udp, .compare(.udpSport, .equal, .integer(546)), .compare(.udpDport, .equal, .integer(547))], verdict: .accept, comment: "DHCPv6 request"),
+                NFTRule([v4, udp, .compare(.transportSport, .equal, .integer(68)), .compare(.transportDport, .equal, .integer(67))], verdict: .accept, comment: "DHCP request"),
+                NFTRule([v6, udp, .compare(.transportSport, .equal, .integer(546)), .compare(.transportDport, .equal, .integer(547))], verdict: .accept, comment: "DHCPv6 request"),
             ]
         case .ingress:
             rules = [
                 NFTRule([v6, icmpv6, .anyOf(.icmpv6Type, [130, 134, 135, 136].map { .integer($0) })], verdict: .accept, comment: "ND, RA, MLD query"),
-                NFTRule([v4, udp, .compare(.udpSport, .equal, .integer(67)), .compare(.udpDport, .equal, .integer(68))], verdict: .accept, comment: "DHCP reply"),
-                NFTRule([v6, udp, .compare(.udpSport, .equal, .integer(547)), .compare(.udpDport, .equal, .integer(546))], verdict: .accept, comment: "DHCPv6 reply"),
+                NFTRule([v4, udp, .compare(.transportSport, .equal, .integer(67)), .compare(.transportDport, .equal, .integer(68))], verdict: .accept, comment: "DHCP reply"),
+                NFTRule([v6, udp, .compare(.transportSport, .equal, .integer(547)), .compare(.transportDport, .equal, .integer(546))], verdict: .accept, comment: "DHCPv6 reply"),
             ]
         }
         return NFTChain(name: "always-\(direction.rawValue)", comment: "allowed for every filtered port", rules: rules)

@@ -29,9 +29,10 @@ enum RuleTranslator {
                 matches.append(.compare(.l4proto, .equal, .integer(UInt64(number))))
             }
             if !rule.ports.isEmpty {
-                matches.append(.anyOf(.transportDport, rule.ports.map { range in
-                    range.lower == range.upper ? .integer(UInt64(range.lower)) : .range(UInt64(range.lower), UInt64(range.upper))
-                }))
+                // One port or range is a plain comparison, several a set: the
+                // form nft itself chooses, and the one read back from the kernel.
+                let ports = mergedPorts(rule.ports.map { (UInt64($0.lower), UInt64($0.upper)) })
+                matches.append(ports.count == 1 ? .compare(.transportDport, .equal, ports[0]) : .anyOf(.transportDport, ports))
             }
             if let icmp = rule.icmp {
                 let v6 = rule.proto == .icmpv6
@@ -44,5 +45,20 @@ enum RuleTranslator {
             if let description = rule.description, !description.isEmpty { comment += ": \(description)" }
             return NFTRule(matches, verdict: .accept, comment: String(comment.prefix(120)))
         }
+    }
+
+    /// Port ranges sorted, with overlapping and adjacent ones merged: the
+    /// kernel refuses overlapping intervals in a set, and the values read
+    /// back from it come out this way, so plan and kernel agree.
+    static func mergedPorts(_ ranges: [(UInt64, UInt64)]) -> [NFTValue] {
+        var merged: [(UInt64, UInt64)] = []
+        for (lower, upper) in ranges.sorted(by: { $0 < $1 }) {
+            if let last = merged.last, lower <= last.1 + 1 {
+                merged[merged.count - 1].1 = max(last.1, upper)
+            } else {
+                merged.append((lower, upper))
+            }
+        }
+        return merged.map { $0.0 == $0.1 ? .integer($0.0) : .range($0.0, $0.1) }
     }
 }

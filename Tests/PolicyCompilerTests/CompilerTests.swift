@@ -101,12 +101,12 @@ import Testing
             "ether type ip6 goto port-security-ipv6",
             #"counter drop comment "only IPv4, IPv6 and ARP""#,
         ])
-        #expect(table.rules("port-security-ipv4").first == #"meta l4proto udp udp sport 67 counter drop comment "DHCP server reply""#)
+        #expect(table.rules("port-security-ipv4").first == #"meta l4proto udp th sport 67 counter drop comment "DHCP server reply""#)
         #expect(table.rules("port-security-ipv6").prefix(2) == [
-            #"meta l4proto udp udp sport 547 counter drop comment "DHCPv6 server reply""#,
+            #"meta l4proto udp th sport 547 counter drop comment "DHCPv6 server reply""#,
             #"meta l4proto ipv6-icmp icmpv6 type { 134, 137 } counter drop comment "router advertisement or redirect""#,
         ])
-        #expect(table.rules("port-security-arp").first == "iifname . arp saddr ether . arp saddr ip @allowed_ipv4 accept")
+        #expect(table.rules("port-security-arp").first == "ether type arp iifname . arp saddr ether . arp saddr ip @allowed_ipv4 accept")
     }
 
     // MARK: 3. Filtering
@@ -124,7 +124,7 @@ import Testing
     @Test func profileChainChecksStateThenAlwaysAllowedThenGroupsThenDrops() {
         #expect(hv1.inetTable.rules("profile/web/ingress") == [
             #"ct state invalid counter drop comment "invalid""#,
-            "ct state { established, related } accept",
+            "ct state established,related accept",
             "jump always-ingress",
             "jump sg/web/ingress",
             "counter drop",
@@ -144,14 +144,14 @@ import Testing
         let table = try Fixture.compile(policy, host: "hv1").inetTable
         #expect(table.rules("profile/ingress") == [
             #"ct state invalid counter drop comment "invalid""#,
-            "ct state { established, related } accept",
+            "ct state established,related accept",
             "jump always-ingress",
             "counter drop",
         ])
         #expect(table.rules("always-egress") == [
             #"meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type { 131, 132, 133, 135, 136, 143 } accept comment "ND, RS, MLD""#,
-            #"meta nfproto ipv4 meta l4proto udp udp sport 68 udp dport 67 accept comment "DHCP request""#,
-            #"meta nfproto ipv6 meta l4proto udp udp sport 546 udp dport 547 accept comment "DHCPv6 request""#,
+            #"meta nfproto ipv4 meta l4proto udp th sport 68 th dport 67 accept comment "DHCP request""#,
+            #"meta nfproto ipv6 meta l4proto udp th sport 546 th dport 547 accept comment "DHCPv6 request""#,
         ])
     }
 

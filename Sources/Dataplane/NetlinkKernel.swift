@@ -1,0 +1,78 @@
+import Foundation
+import HostModel
+import Netlink
+import PolicyCompiler
+import PolicyModel
+
+/// The real kernel of the calling thread's network namespace, over netlink.
+public final class NetlinkKernel: Kernel {
+    private let nft: NFTConnection
+    private let links: LinkConnection
+    private let conntrack: ConntrackConnection
+
+    public init() throws {
+        nft = try NFTConnection()
+        links = try LinkConnection()
+        conntrack = try ConntrackConnection()
+    }
+
+    public func deleteConnections(zones: Set<UInt16>) throws { try conntrack.deleteEntries(zones: zones) }
+
+    /// Set definitions from the last read: element changes to existing sets
+    /// need their layout, and every apply reads before it writes.
+    private var definitions: [NFTTableID: [String: NFTSet.Definition]] = [:]
+
+    public func readTables(_ ids: [NFTTableID]) throws -> [NFTTable] {
+        let tables = try nft.read(ids)
+        definitions = NFTConnection.definitions(of: tables)
+        return tables
+    }
+
+    public func applyTables(_ operations: [NFTOperation]) throws {
+        try nft.apply(operations, definitions: definitions)
+        definitions = [:]
+    }
+
+    public func readLinks(trunkDevices: Set<String>) throws -> LinkState {
+        try links.read(bridgePrefix: Naming.bridgePrefix, vxlanPrefix: "sgvx-", trunkDevices: trunkDevices)
+    }
+
+    public func applyLink(_ operation: LinkOperation) throws { try links.apply(operation) }
+
+    public func deviceExists(_ name: String) throws -> Bool { try links.interfaceIndex(name) != nil }
+
+    public func capabilities() throws -> KernelCapabilities {
+        let probed = links.probe()
+        var notes = probed.notes
+        let bridgeNetfilter = Self.sysctl("net/bridge/bridge-nf-call-iptables") == "1"
+            && Self.sysctl("net/bridge/bridge-nf-call-ip6tables") == "1"
+        if !bridgeNetfilter {
+            notes.append(
+                "net.bridge.bridge-nf-call-iptables/ip6tables: \(Self.sysctl("net/bridge/bridge-nf-call-iptables") ?? "absent (br_netfilter not loaded)")")
+        }
+        let conntrack = probeBridgeConntrack()
+        if let error = conntrack.error { notes.append("bridge conntrack: \(error)") }
+        return KernelCapabilities(
+            bridgeNetfilter: bridgeNetfilter, vlanFiltering: probed.vlanFiltering, vlanDevices: probed.vlanDevices,
+            vxlan: probed.vxlan, bridgeConntrack: conntrack.available, notes: notes)
+    }
+
+    /// `ct state` in a bridge-family table needs nf_conntrack_bridge: try it
+    /// in a throwaway table that the same batch deletes again.
+    private func probeBridgeConntrack() -> (available: Bool, error: String?) {
+        let table = NFTTableID(.bridge, "secgroups_probe")
+        let chain = NFTChain(name: "probe", rules: [NFTRule([.anyOf(.ctState, [.integer(2)])], verdict: .accept)])
+        do {
+            try nft.apply([.addTable(table), .addChain(table, chain), .deleteTable(table)])
+            return (true, nil)
+        } catch {
+            return (false, "\(error)")
+        }
+    }
+
+    /// A sysctl of this network namespace, nil when it doesn't exist.
+    static func sysctl(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/sys/\(path)") else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

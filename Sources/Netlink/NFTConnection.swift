@@ -1,0 +1,320 @@
+import CNetlink
+import HostModel
+import PolicyModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The project's nftables tables over netlink: one atomic batch per apply,
+/// and a read-back of given tables into the same IR the compiler produces.
+/// Equivalent to: `nft -f` of the rendered operations, and `nft -j list
+/// table` parsed back. Other tables are never read or written.
+public final class NFTConnection {
+    private let socket: NetlinkSocket
+
+    public init() throws(NetlinkError) {
+        socket = try NetlinkSocket(bus: NETLINK_NETFILTER)
+    }
+
+    // MARK: - apply
+
+    /// Sends all operations as one transaction. On error the kernel has
+    /// changed nothing, and the error names the first operation it refused.
+    /// `definitions` are the current definitions of sets the operations add
+    /// elements to or delete them from without creating the set.
+    public func apply(_ operations: [NFTOperation], definitions: [NFTTableID: [String: NFTSet.Definition]] = [:]) throws(NetlinkError) {
+        guard !operations.isEmpty else { return }
+        // Sequence numbers: one for BATCH_BEGIN, one per message, one for END.
+        let batch = NFTBatch(firstSequence: socket.reserveSequences(0))
+        for (table, sets) in definitions {
+            for (name, definition) in sets { batch.layouts[NFTBatch.SetKey(table: table, name: name)] = definition }
+        }
+        batch.add(operations)
+        batch.finish()
+        _ = socket.reserveSequences(batch.messageCount + 2)
+        socket.reserveBuffers(sending: batch.bytes.count, replies: batch.messageCount)
+        try socket.send(batch.bytes, what: "send nftables batch")
+        let replies = try socket.receive(what: "nftables batch", isDone: { replies, _ in replies.count >= batch.messageCount })
+        let failures = replies.filter { $0.errno != 0 }.sorted { $0.sequence &- batch.first < $1.sequence &- batch.first }
+        if let failure = failures.first {
+            let what = batch.description(of: failure.sequence) ?? "nftables batch"
+            throw NetlinkError(operation: what, errno: failure.errno, kernelMessage: failure.kernelMessage)
+        }
+    }
+
+    // MARK: - read
+
+    /// The given tables as they are in the kernel; absent tables are left out.
+    public func read(_ ids: [NFTTableID]) throws(NetlinkError) -> [NFTTable] {
+        let present = try tables()
+        var out: [NFTTable] = []
+        for id in ids where present.contains(id) {
+            out.append(try read(id))
+        }
+        return out
+    }
+
+    /// The definitions of the given tables' sets (for `apply`).
+    public static func definitions(of tables: [NFTTable]) -> [NFTTableID: [String: NFTSet.Definition]] {
+        Dictionary(uniqueKeysWithValues: tables.map { ($0.id, $0.sets.mapValues(\.definition)) })
+    }
+
+    private func tables() throws(NetlinkError) -> Set<NFTTableID> {
+        var found = Set<NFTTableID>()
+        for family in [NFTFamily.bridge, .inet] {
+            try dump(NFT_MSG_GETTABLE, family: family, what: "list tables") { _ in } onMessage: { message in
+                let t = nftnl_table_alloc()!
+                defer { nftnl_table_free(t) }
+                guard nftnl_table_nlmsg_parse(message, t) >= 0 else { return }
+                found.insert(NFTTableID(family, String(cString: nftnl_table_get_str(t, UInt16(NFTNL_TABLE_NAME.rawValue)))))
+            }
+        }
+        return found
+    }
+
+    private struct RawSet {
+        var name: String
+        var flags: UInt32
+        var keyType: UInt32
+        var keyLength: UInt32
+        var dataType: UInt32?
+        var userData: [UInt8]
+        var elements: [NFTWireElement] = []
+
+        var anonymous: Bool { flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 }
+        var interval: Bool { flags & UInt32(NFT_SET_INTERVAL.rawValue) != 0 }
+    }
+
+    private func read(_ id: NFTTableID) throws(NetlinkError) -> NFTTable {
+        var rawSets: [String: RawSet] = [:]
+        try dump(NFT_MSG_GETSET, family: id.family, what: "list sets of \(id)") { header in
+            Self.withSet(id, name: nil) { nftnl_set_nlmsg_build_payload(header, $0) }
+        } onMessage: { message in
+            let s = nftnl_set_alloc()!
+            defer { nftnl_set_free(s) }
+            guard nftnl_set_nlmsg_parse(message, s) >= 0 else { return }
+            func u32(_ a: UInt32) -> UInt32? { nftnl_set_is_set(s, UInt16(a)) ? nftnl_set_get_u32(s, UInt16(a)) : nil }
+            var length: UInt32 = 0
+            let udata = nftnl_set_get_data(s, UInt16(NFTNL_SET_USERDATA.rawValue), &length)
+            let set = RawSet(
+                name: String(cString: nftnl_set_get_str(s, UInt16(NFTNL_SET_NAME.rawValue))), flags: u32(NFTNL_SET_FLAGS.rawValue) ?? 0,
+                keyType: u32(NFTNL_SET_KEY_TYPE.rawValue) ?? 0, keyLength: u32(NFTNL_SET_KEY_LEN.rawValue) ?? 0,
+                dataType: u32(NFTNL_SET_DATA_TYPE.rawValue),
+                userData: udata.map { Array(UnsafeRawBufferPointer(start: $0, count: Int(length))) } ?? [])
+            rawSets[set.name] = set
+        }
+        for name in rawSets.keys {
+            rawSets[name]!.elements = try elements(id, set: name)
+        }
+
+        var chains: [String: NFTChain] = [:]
+        var chainOrder: [String] = []
+        try dump(NFT_MSG_GETCHAIN, family: id.family, what: "list chains of \(id)") { header in
+            Self.withChain(id) { nftnl_chain_nlmsg_build_payload(header, $0) }
+        } onMessage: { message in
+            let c = nftnl_chain_alloc()!
+            defer { nftnl_chain_free(c) }
+            guard nftnl_chain_nlmsg_parse(message, c) >= 0,
+                String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue))) == id.name
+            else { return }
+            let name = String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue)))
+            var chain = NFTChain(name: name)
+            if nftnl_chain_is_set(c, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)) {
+                let hook = NFTHook(number: nftnl_chain_get_u32(c, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)))
+                let policy = NFTVerdict(code: Int32(bitPattern: nftnl_chain_get_u32(c, UInt16(NFTNL_CHAIN_POLICY.rawValue))), chain: nil)
+                // An unknown hook reads as an impossible base chain, so the
+                // table is rebuilt rather than silently kept.
+                chain.base = NFTBaseChain(
+                    hook: hook ?? .postrouting, priority: hook == nil ? .min : nftnl_chain_get_s32(c, UInt16(NFTNL_CHAIN_PRIO.rawValue)),
+                    policy: policy ?? .return)
+            }
+            var length: UInt32 = 0
+            if let udata = nftnl_chain_get_data(c, UInt16(NFTNL_CHAIN_USERDATA.rawValue), &length) {
+                let tlvs = NFTSetUserData.decode(Array(UnsafeRawBufferPointer(start: udata, count: Int(length))))
+                chain.comment = NFTSetUserData.string(tlvs[0])
+            }
+            chains[name] = chain
+            chainOrder.append(name)
+        }
+
+        let directory = SetDirectory(sets: rawSets)
+        try dump(NFT_MSG_GETRULE, family: id.family, what: "list rules of \(id)") { header in
+            let r = nftnl_rule_alloc()!
+            defer { nftnl_rule_free(r) }
+            nftnl_rule_set_str(r, UInt16(NFTNL_RULE_TABLE.rawValue), id.name)
+            nftnl_rule_nlmsg_build_payload(header, r)
+        } onMessage: { message in
+            let r = nftnl_rule_alloc()!
+            defer { nftnl_rule_free(r) }
+            guard nftnl_rule_nlmsg_parse(message, r) >= 0,
+                String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_TABLE.rawValue))) == id.name
+            else { return }
+            let chain = String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue)))
+            chains[chain]?.rules.append(Self.decodeRule(r, sets: directory))
+        }
+
+        var table = NFTTable(id: id, chains: Array(chains.values))
+        for set in rawSets.values where !set.anonymous {
+            table.sets[set.name] = Self.decodeSet(set)
+        }
+        return table
+    }
+
+    private func elements(_ id: NFTTableID, set name: String) throws(NetlinkError) -> [NFTWireElement] {
+        var out: [NFTWireElement] = []
+        try dump(NFT_MSG_GETSETELEM, family: id.family, what: "list elements of set \(name) of \(id)") { header in
+            Self.withSet(id, name: name) { nftnl_set_elems_nlmsg_build_payload(header, $0) }
+        } onMessage: { message in
+            let s = nftnl_set_alloc()!
+            defer { nftnl_set_free(s) }
+            guard nftnl_set_elems_nlmsg_parse(message, s) >= 0 else { return }
+            withUnsafeMutablePointer(to: &out) { box in
+                _ = nftnl_set_elem_foreach(s, { e, data in
+                    guard let e, let data else { return 0 }
+                    data.assumingMemoryBound(to: [NFTWireElement].self).pointee.append(NFTConnection.wireElement(e))
+                    return 0
+                }, box)
+            }
+        }
+        return out
+    }
+
+    private static func wireElement(_ e: OpaquePointer) -> NFTWireElement {
+        func bytes(_ a: Int) -> [UInt8]? {
+            guard nftnl_set_elem_is_set(e, UInt16(a)) else { return nil }
+            var length: UInt32 = 0
+            guard let p = nftnl_set_elem_get(e, UInt16(a), &length) else { return nil }
+            return Array(UnsafeRawBufferPointer(start: p, count: Int(length)))
+        }
+        var element = NFTWireElement(key: bytes(NFTNL_SET_ELEM_KEY) ?? [])
+        element.keyEnd = bytes(NFTNL_SET_ELEM_KEY_END)
+        element.data = bytes(NFTNL_SET_ELEM_DATA)
+        if nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_VERDICT)) {
+            let code = Int32(bitPattern: nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_VERDICT)))
+            let chain = nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_CHAIN))
+                ? String(cString: nftnl_set_elem_get_str(e, UInt16(NFTNL_SET_ELEM_CHAIN))) : nil
+            element.verdict = NFTVerdict(code: code, chain: chain)
+        }
+        if nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_FLAGS)) {
+            element.flags = nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_FLAGS))
+        }
+        return element
+    }
+
+    // MARK: - decoding
+
+    private struct SetDirectory: NFTSetDirectory {
+        var sets: [String: RawSet]
+
+        func anonymousValues(_ name: String, selector: NFTSelector) -> [NFTValue]? {
+            guard let set = sets[name], set.anonymous else { return nil }
+            return NFTElementCodec.decodeAnonymous(set.elements, interval: set.interval, selector: selector)
+        }
+
+        func keyCount(_ name: String) -> Int? {
+            sets[name].flatMap { NFTConnection.definition($0)?.key.count }
+        }
+    }
+
+    private static func decodeRule(_ r: OpaquePointer, sets: SetDirectory) -> NFTRule {
+        var expressions: [NFTExpression] = []
+        withUnsafeMutablePointer(to: &expressions) { box in
+            _ = nftnl_expr_foreach(r, { e, data in
+                guard let e, let data else { return 0 }
+                data.assumingMemoryBound(to: [NFTExpression].self).pointee.append(NFTExpression(e))
+                return 0
+            }, box)
+        }
+        var comment: String?
+        var length: UInt32 = 0
+        if let udata = nftnl_rule_get_data(r, UInt16(NFTNL_RULE_USERDATA.rawValue), &length) {
+            comment = NFTSetUserData.string(NFTSetUserData.decode(Array(UnsafeRawBufferPointer(start: udata, count: Int(length))))[0])
+        }
+        do {
+            return try NFTRuleDecoder.decode(expressions, comment: comment, sets: sets)
+        } catch {
+            // Not something we wrote: keep it visible and different from any
+            // compiled rule, so the next apply replaces the chain's rules.
+            return NFTRule(comment: "unrecognised rule (\(error.description))")
+        }
+    }
+
+    private static func definition(_ set: RawSet) -> NFTSet.Definition? {
+        let udata = NFTSetUserData.decode(set.userData)
+        var key: [NFTDataType] = []
+        if let type = NFTDataType(nftTypeID: set.keyType, typeof: udata[NFTSetUserData.keyTypeof]),
+            type.wire.length == Int(set.keyLength)
+        {
+            key = [type]
+        } else {
+            // A concatenation: as many 6-bit type numbers as fill the key length.
+            for count in 2...4 {
+                let types = nftSplitTypeID(set.keyType, count: count).compactMap { NFTDataType(nftTypeID: $0, typeof: nil) }
+                if types.count == count, NFTBatch.keyLength(types) == Int(set.keyLength) {
+                    key = types
+                    break
+                }
+            }
+        }
+        guard !key.isEmpty, NFTBatch.keyLength(key) == Int(set.keyLength) else { return nil }
+        var data: NFTDataType?
+        if let dataType = set.dataType {
+            guard let type = NFTDataType(nftTypeID: dataType, typeof: udata[NFTSetUserData.dataTypeof]) else { return nil }
+            data = type
+        }
+        return NFTSet.Definition(
+            key: key, data: data, interval: set.interval, comment: NFTSetUserData.string(udata[NFTSetUserData.comment]))
+    }
+
+    /// A set as the IR has it. One we can't read gets a definition no
+    /// compiled set has, so the diff rebuilds the table.
+    private static func decodeSet(_ set: RawSet) -> NFTSet {
+        guard let definition = definition(set), let elements = NFTElementCodec.decode(set.elements, definition) else {
+            return NFTSet(name: set.name, key: [.verdict], comment: "unrecognised set")
+        }
+        var out = NFTSet(name: set.name, key: definition.key, data: definition.data, interval: definition.interval, comment: definition.comment)
+        out.elements = elements
+        return out
+    }
+
+    // MARK: - dumps
+
+    private func dump(
+        _ type: nf_tables_msg_types, family: NFTFamily, what: String,
+        payload: (UnsafeMutablePointer<nlmsghdr>) -> Void,
+        onMessage: (UnsafePointer<nlmsghdr>) -> Void
+    ) throws(NetlinkError) {
+        let sequence = socket.reserveSequences(1)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let length = buffer.withUnsafeMutableBytes { raw -> Int in
+            let header = sg_nftnl_nlmsg_build_hdr(
+                raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), UInt16(family.protocolFamily),
+                UInt16(NLM_F_DUMP), sequence)!
+            payload(header)
+            return Int(header.pointee.nlmsg_len)
+        }
+        try socket.send(Array(buffer[0..<length]), what: what)
+        let replies = try socket.receive(what: what, onData: { message throws(NetlinkError) in
+            onMessage(message)
+        }, isDone: { replies, done in done || replies.contains { $0.errno != 0 } })
+        if let failure = replies.first(where: { $0.errno != 0 }) {
+            throw NetlinkError(operation: what, errno: failure.errno, kernelMessage: failure.kernelMessage)
+        }
+    }
+
+    private static func withSet(_ table: NFTTableID, name: String?, _ body: (OpaquePointer) -> Void) {
+        let s = nftnl_set_alloc()!
+        defer { nftnl_set_free(s) }
+        nftnl_set_set_str(s, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
+        if let name { nftnl_set_set_str(s, UInt16(NFTNL_SET_NAME.rawValue), name) }
+        body(s)
+    }
+
+    private static func withChain(_ table: NFTTableID, _ body: (OpaquePointer) -> Void) {
+        let c = nftnl_chain_alloc()!
+        defer { nftnl_chain_free(c) }
+        nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue), table.name)
+        body(c)
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Dataplane
+import Foundation
+import HostModel
+import Netlink
+import PolicyCompiler
+import PolicyModel
+
+/// Where the kernel work happens: this namespace, or a named one.
+struct KernelOptions: ParsableArguments {
+    @Option(help: "Work in the named network namespace (as `ip netns exec NAME` would), e.g. a test host.")
+    var netns: String?
+
+    /// Runs `body` with a dataplane on this host's kernel (or the namespace's).
+    func withDataplane<T>(_ body: (Dataplane, NetlinkKernel) throws -> T) throws -> T {
+        func run() throws -> T {
+            let kernel = try NetlinkKernel()
+            return try body(Dataplane(kernel: kernel), kernel)
+        }
+        guard let netns else { return try run() }
+        return try NetworkNamespace.run(path: NetworkNamespace.path(named: netns)) { try run() }
+    }
+}
+
+/// Compiles the policy for the host, exiting 1 when the host isn't in it.
+func desiredState(_ policy: Policy, host: String?) throws -> (host: String, state: HostState) {
+    let name = host ?? shortHostName()
+    do {
+        return (name, try PolicyCompiler(policy).compile(host: name))
+    } catch {
+        printError("sgctl: \(error)")
+        throw ExitStatus.invalidPolicy
+    }
+}
+
+/// Kernel and capability failures: printed, exit 3, nothing changed.
+func kernelFailure(_ error: any Error) -> ExitCode {
+    printError("sgctl: \(error)")
+    return ExitStatus.kernelError
+}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change in this host's kernel.",
+        discussion: "With --detailed-exitcode: exit 0 when there is nothing to change, 2 when there is.")
+
+    @OptionGroup var input: PolicyInput
+    @OptionGroup var kernel: KernelOptions
+
+    @Option(help: "The host to plan for (default: this machine's short host name).")
+    var host: String?
+
+    @Option(help: "text or json.")
+    var output: PlanOutput = .text
+
+    @Flag(help: "Exit 2 when there are changes, 0 when there are none.")
+    var detailedExitcode = false
+
+    enum PlanOutput: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    func run() throws {
+        let policy = try input.load()
+        let (hostName, desired) = try desiredState(policy, host: host)
+        let plan: Plan
+        do {
+            plan = try kernel.withDataplane { dataplane, _ in try dataplane.plan(desired) }
+        } catch {
+            throw kernelFailure(error)
+        }
+        switch output {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(plan), as: UTF8.self))
+        case .text:
+            print("host \(hostName): \(DeltaRenderer.summary(plan.delta))")
+            for line in DeltaRenderer.lines(plan.delta) { print("  \(line)") }
+            for item in plan.pending { print("pending: \(item)") }
+        }
+        if detailedExitcode && !plan.isEmpty { throw ExitStatus.changesPending }
+    }
+}
+
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make this host's kernel match the policy; print a one-line summary.",
+        discussion: "Exit 3 on a kernel error: the nftables batch is atomic, so nothing changed.")
+
+    @OptionGroup var input: PolicyInput
+    @OptionGroup var kernel: KernelOptions
+
+    @Option(help: "The host to apply for (default: this machine's short host name).")
+    var host: String?
+
+    func run() throws {
+        let policy = try input.load()
+        let (hostName, desired) = try desiredState(policy, host: host)
+        let start = ContinuousClock.now
+        let plan: Plan
+        do {
+            plan = try kernel.withDataplane { dataplane, _ in try dataplane.apply(try dataplane.plan(desired)) }
+        } catch {
+            throw kernelFailure(error)
+        }
+        let elapsed = ContinuousClock.now - start
+        var line = "host \(hostName): \(DeltaRenderer.summary(plan.delta)) (\(plan.delta.operationCount) operations, \(elapsed.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))))"
+        if !plan.pending.isEmpty { line += "; \(plan.pending.count) pending" }
+        print(line)
+        for item in plan.pending { print("pending: \(item)") }
+    }
+}
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Probe the kernel and say which segment types and datapath are usable here.")
+
+    @OptionGroup var kernel: KernelOptions
+
+    func run() throws {
+        let caps: KernelCapabilities
+        do {
+            caps = try kernel.withDataplane { _, kernel in try kernel.capabilities() }
+        } catch {
+            throw kernelFailure(error)
+        }
+        func mark(_ ok: Bool) -> String { ok ? "yes" : "no " }
+        print("\(mark(caps.bridgeNetfilter))  br_netfilter (bridged IP through inet hooks)   CONFIG_BRIDGE_NETFILTER, bridge-nf-call-iptables=1")
+        print("\(mark(caps.bridgeConntrack))  bridge conntrack (ct in bridge tables)        CONFIG_NF_CONNTRACK_BRIDGE")
+        print("\(mark(caps.vlanFiltering))  bridge VLAN filtering                         CONFIG_BRIDGE_VLAN_FILTERING")
+        print("\(mark(caps.vlanDevices))  802.1Q VLAN devices                           CONFIG_VLAN_8021Q")
+        print("\(mark(caps.vxlan))  VXLAN                                         CONFIG_VXLAN")
+        print("")
+        print("segments: vlan \(caps.vlanFiltering ? "usable" : "NOT usable (no bridge VLAN filtering)"), vxlan \(caps.vxlan ? "usable" : "NOT usable")")
+        print("datapath: \(caps.bridgeNetfilter ? "bridge marks + inet conntrack via br_netfilter" : "NOT usable: bridged traffic would bypass filtering")")
+        for note in caps.notes { print("note: \(note)") }
+        if !caps.bridgeNetfilter { throw ExitStatus.kernelError }
+    }
+}
