@@ -8,9 +8,10 @@ import Glibc
 
 /// One nf_tables transaction being built: BATCH_BEGIN, the messages, and
 /// BATCH_END, in one buffer sent with one sendmsg. The kernel applies all of
-/// it or none. Every message asks for an ack and remembers what it does, so
-/// that an error names the object: "add rule to chain sg/web/ingress of inet
-/// secgroups".
+/// it or none. Every message remembers what it does, so that an error names
+/// the object: "add rule to chain sg/web/ingress of inet secgroups". Messages
+/// don't ask for acks: the kernel reports errors anyway, and a hundred
+/// thousand acks would overflow any receive buffer (ENOBUFS).
 final class NFTBatch {
     private(set) var bytes: [UInt8] = []
     /// What each message does, by sequence number offset from `first`.
@@ -67,7 +68,7 @@ final class NFTBatch {
         append { buffer in
             let header = sg_nftnl_nlmsg_build_hdr(
                 buffer.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue), UInt16(family.protocolFamily),
-                UInt16(flags | NLM_F_ACK), sequence)!
+                UInt16(flags), sequence)!
             payload(header)
             return header
         }

@@ -33,14 +33,34 @@ public final class NFTConnection {
         batch.add(operations)
         batch.finish()
         _ = socket.reserveSequences(batch.messageCount + 2)
-        socket.reserveBuffers(sending: batch.bytes.count, replies: batch.messageCount)
+        socket.reserveBuffers(sending: batch.bytes.count, replies: 64)
         try socket.send(batch.bytes, what: "send nftables batch")
-        let replies = try socket.receive(what: "nftables batch", isDone: { replies, _ in replies.count >= batch.messageCount })
-        let failures = replies.filter { $0.errno != 0 }.sorted { $0.sequence &- batch.first < $1.sequence &- batch.first }
+        // The kernel processes the batch inside sendmsg, so its errors are
+        // queued before the reply to any later request: a GETGEN marks the end.
+        let marker = try sendGenerationRequest()
+        let replies = try socket.receive(what: "nftables batch", isDone: { replies, _ in
+            replies.contains { $0.sequence == marker }
+        })
+        let failures = replies.filter { $0.errno != 0 && $0.sequence != marker }
+            .sorted { $0.sequence &- batch.first < $1.sequence &- batch.first }
         if let failure = failures.first {
             let what = batch.description(of: failure.sequence) ?? "nftables batch"
             throw NetlinkError(operation: what, errno: failure.errno, kernelMessage: failure.kernelMessage)
         }
+    }
+
+    /// Asks for the ruleset generation, with an ack; returns the sequence number.
+    private func sendGenerationRequest() throws(NetlinkError) -> UInt32 {
+        let sequence = socket.reserveSequences(1)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let length = buffer.withUnsafeMutableBytes { raw -> Int in
+            let header = sg_nftnl_nlmsg_build_hdr(
+                raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(NFT_MSG_GETGEN.rawValue), UInt16(AF_UNSPEC),
+                UInt16(NLM_F_ACK), sequence)!
+            return Int(header.pointee.nlmsg_len)
+        }
+        try socket.send(Array(buffer[0..<length]), what: "read ruleset generation")
+        return sequence
     }
 
     // MARK: - read

@@ -23,6 +23,8 @@ struct SGBench: ParsableCommand {
     @Option(help: "Hosts timed one by one for the single-host figures.") var sampleHosts = 200
     @Option(help: "Threads for the parallel compile.") var workers = 2
     @Option(help: "Runs of the repeated measurements (median is reported).") var runs = 3
+    @Flag(help: "Also measure loading the busiest host into a kernel and changing it (root: uses a throwaway network namespace).")
+    var kernel = false
 
     static let allHostsTarget = Duration.seconds(2)
     static let oneHostTarget = Duration.milliseconds(20)
@@ -93,6 +95,8 @@ struct SGBench: ParsableCommand {
         record(Measurement("nft sets, all hosts", Double(size.sets), .count))
         record(Measurement("nft set elements, all hosts", Double(size.elements), .count))
         record(Measurement("peak memory (maxrss)", peakMemoryKiB(), .kibibytes))
+
+        if kernel { try KernelBench(policy: policy, compiler: compiler, record: record).run() }
 
         printTable(results)
         let report = BenchReport(shape: shape, workers: workers, runs: runs, measurements: results)
