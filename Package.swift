@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sgbench", dependencies: [
-            "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud",
+            "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud", "Netlink",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PolicyModelTests", dependencies: [
