@@ -124,7 +124,7 @@ final class NFTBatch {
         case .addSet(let table, let set):
             addSet(table, set)
         case .deleteSet(let table, let name):
-            withSet(table, name: name) { s in
+            NFTObjects.withSet(table, name: name) { s in
                 message(NFT_MSG_DELSET, family: table.family, flags: 0, "delete set \(name) of \(table)") { nftnl_set_nlmsg_build_payload($0, s) }
             }
         case .addElements(let table, let set, let elements):
@@ -135,7 +135,7 @@ final class NFTBatch {
             addChain(table, chain)
             for rule in chain.rules { addRule(table, chain: chain.name, rule) }
         case .deleteChain(let table, let name):
-            withChain(table, name: name) { c in
+            NFTObjects.withChain(table, name: name) { c in
                 message(NFT_MSG_DELCHAIN, family: table.family, flags: 0, "delete chain \(name) of \(table)") { nftnl_chain_nlmsg_build_payload($0, c) }
             }
         case .replaceRules(let table, let chain, let rules):
@@ -158,7 +158,7 @@ final class NFTBatch {
     }
 
     private func addChain(_ table: NFTTableID, _ chain: NFTChain) {
-        withChain(table, name: chain.name) { c in
+        NFTObjects.withChain(table, name: chain.name) { c in
             if let base = chain.base {
                 nftnl_chain_set_u32(c, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue), base.hook.number)
                 nftnl_chain_set_s32(c, UInt16(NFTNL_CHAIN_PRIO.rawValue), base.priority)
@@ -193,7 +193,7 @@ final class NFTBatch {
 
     private func addSet(_ table: NFTTableID, _ set: NFTSet) {
         let definition = set.definition
-        withSet(table, name: set.name) { s in
+        NFTObjects.withSet(table, name: set.name) { s in
             var flags: UInt32 = 0
             if definition.interval { flags |= UInt32(NFT_SET_INTERVAL.rawValue) }
             if definition.data != nil { flags |= UInt32(NFT_SET_MAP.rawValue) }
@@ -227,7 +227,7 @@ final class NFTBatch {
     }
 
     private func addAnonymousSet(_ table: NFTTableID, _ set: NFTAnonymousSet) {
-        withSet(table, name: "__set%d") { s in
+        NFTObjects.withSet(table, name: "__set%d") { s in
             var flags = UInt32(NFT_SET_ANONYMOUS.rawValue | NFT_SET_CONSTANT.rawValue)
             if set.interval { flags |= UInt32(NFT_SET_INTERVAL.rawValue) }
             nftnl_set_set_u32(s, UInt16(NFTNL_SET_FLAGS.rawValue), flags)
@@ -264,7 +264,7 @@ final class NFTBatch {
         var start = 0
         while start < elements.count {
             let chunk = elements[start..<min(start + Self.elementsPerMessage, elements.count)]
-            withSet(table, name: set) { s in
+            NFTObjects.withSet(table, name: set) { s in
                 for element in chunk {
                     for wire in NFTElementCodec.encode(element, definition) { Self.add(wire, to: s) }
                 }
@@ -302,24 +302,6 @@ final class NFTBatch {
 
     static func keyLength(_ key: [NFTDataType]) -> Int {
         key.count == 1 ? key[0].wire.length : key.reduce(0) { $0 + $1.wire.paddedLength }
-    }
-
-    // MARK: - libnftnl objects
-
-    private func withSet(_ table: NFTTableID, name: String, _ body: (OpaquePointer) -> Void) {
-        let s = nftnl_set_alloc()!
-        defer { nftnl_set_free(s) }
-        nftnl_set_set_str(s, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
-        nftnl_set_set_str(s, UInt16(NFTNL_SET_NAME.rawValue), name)
-        body(s)
-    }
-
-    private func withChain(_ table: NFTTableID, name: String, _ body: (OpaquePointer) -> Void) {
-        let c = nftnl_chain_alloc()!
-        defer { nftnl_chain_free(c) }
-        nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue), table.name)
-        nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue), name)
-        body(c)
     }
 }
 
@@ -363,5 +345,24 @@ extension NFTHook {
         case 4: self = .postrouting
         default: return nil
         }
+    }
+}
+
+/// Scratch libnftnl objects naming one set or chain of a table, freed after use.
+enum NFTObjects {
+    static func withSet(_ table: NFTTableID, name: String?, _ body: (OpaquePointer) -> Void) {
+        let s = nftnl_set_alloc()!
+        defer { nftnl_set_free(s) }
+        nftnl_set_set_str(s, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
+        if let name { nftnl_set_set_str(s, UInt16(NFTNL_SET_NAME.rawValue), name) }
+        body(s)
+    }
+
+    static func withChain(_ table: NFTTableID, name: String?, _ body: (OpaquePointer) -> Void) {
+        let c = nftnl_chain_alloc()!
+        defer { nftnl_chain_free(c) }
+        nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue), table.name)
+        if let name { nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue), name) }
+        body(c)
     }
 }

@@ -109,7 +109,7 @@ public final class NFTConnection {
     private func read(_ id: NFTTableID) throws(NetlinkError) -> NFTTable {
         var rawSets: [String: RawSet] = [:]
         try dump(NFT_MSG_GETSET, family: id.family, what: "list sets of \(id)") { header in
-            Self.withSet(id, name: nil) { nftnl_set_nlmsg_build_payload(header, $0) }
+            NFTObjects.withSet(id, name: nil) { nftnl_set_nlmsg_build_payload(header, $0) }
         } onMessage: { message in
             let s = nftnl_set_alloc()!
             defer { nftnl_set_free(s) }
@@ -131,7 +131,7 @@ public final class NFTConnection {
         var chains: [String: NFTChain] = [:]
         var chainOrder: [String] = []
         try dump(NFT_MSG_GETCHAIN, family: id.family, what: "list chains of \(id)") { header in
-            Self.withChain(id) { nftnl_chain_nlmsg_build_payload(header, $0) }
+            NFTObjects.withChain(id, name: nil) { nftnl_chain_nlmsg_build_payload(header, $0) }
         } onMessage: { message in
             let c = nftnl_chain_alloc()!
             defer { nftnl_chain_free(c) }
@@ -184,7 +184,7 @@ public final class NFTConnection {
     private func elements(_ id: NFTTableID, set name: String) throws(NetlinkError) -> [NFTWireElement] {
         var out: [NFTWireElement] = []
         try dump(NFT_MSG_GETSETELEM, family: id.family, what: "list elements of set \(name) of \(id)") { header in
-            Self.withSet(id, name: name) { nftnl_set_elems_nlmsg_build_payload(header, $0) }
+            NFTObjects.withSet(id, name: name) { nftnl_set_elems_nlmsg_build_payload(header, $0) }
         } onMessage: { message in
             let s = nftnl_set_alloc()!
             defer { nftnl_set_free(s) }
@@ -323,18 +323,4 @@ public final class NFTConnection {
         }
     }
 
-    private static func withSet(_ table: NFTTableID, name: String?, _ body: (OpaquePointer) -> Void) {
-        let s = nftnl_set_alloc()!
-        defer { nftnl_set_free(s) }
-        nftnl_set_set_str(s, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
-        if let name { nftnl_set_set_str(s, UInt16(NFTNL_SET_NAME.rawValue), name) }
-        body(s)
-    }
-
-    private static func withChain(_ table: NFTTableID, _ body: (OpaquePointer) -> Void) {
-        let c = nftnl_chain_alloc()!
-        defer { nftnl_chain_free(c) }
-        nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue), table.name)
-        body(c)
-    }
 }
