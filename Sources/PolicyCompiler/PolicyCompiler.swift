@@ -311,7 +311,9 @@ struct HostBuilder {
         var chains = [
             NFTChain(name: "raw-prerouting", base: NFTBaseChain(hook: .prerouting, priority: -300), rules: [
                 NFTRule([notOurBridge], verdict: .accept),
-                NFTRule([.compare(.mark(mask: PacketMark.untrackedBit), .notEqual, .integer(0))], statements: [.notrack], comment: "stateless ports"),
+                // Accept ends this chain here: a `ct zone set` after notrack
+                // would attach a zone template and get the packet tracked after all.
+                NFTRule([.compare(.mark(mask: PacketMark.untrackedBit), .notEqual, .integer(0))], statements: [.notrack], verdict: .accept, comment: "stateless ports"),
                 NFTRule(statements: [.setCTZone(.mark(mask: PacketMark.zoneMask), map: "zones")]),
             ]),
             NFTChain(name: "egress", base: NFTBaseChain(hook: .prerouting, priority: 0), rules: [

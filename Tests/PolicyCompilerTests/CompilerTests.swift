@@ -164,7 +164,7 @@ import Testing
         let mark = PacketMark.source(slot: slots["c1"], untracked: true, zone: 9097)
         #expect(hv1.bridgeTable.elements("port_marks").contains(#""tap-c1" : \#(NFTRenderer.hex(mark))"#))
         #expect(hv1.bridgeTable.elements("stateless_macs") == ["0x00002389 . 52:54:00:00:00:04"])
-        #expect(hv1.inetTable.rules("raw-prerouting").contains(#"meta mark & 0x00010000 != 0x00000000 notrack comment "stateless ports""#))
+        #expect(hv1.inetTable.rules("raw-prerouting").contains(#"meta mark & 0x00010000 != 0x00000000 notrack accept comment "stateless ports""#))
     }
 
     // MARK: 5. Remote groups
