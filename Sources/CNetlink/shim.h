@@ -75,5 +75,7 @@ static inline int sg_attr_parse_nested(const struct nlattr *attr, sg_attr_cb cb,
 /// (CLONE_NEWNET from <linux/sched.h>, which would clash with <sched.h>).
 static inline int sg_setns_net(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000); }
 static inline int sg_gettid(void) { return (int)syscall(SYS_gettid); }
+/// Moves the calling thread into a new, empty network namespace.
+static inline int sg_unshare_net(void) { return (int)syscall(SYS_unshare, 0x40000000); }
 
 #endif

@@ -42,7 +42,11 @@ public final class NetlinkKernel: Kernel {
     public func deviceExists(_ name: String) throws -> Bool { try links.interfaceIndex(name) != nil }
 
     public func capabilities() throws -> KernelCapabilities {
-        let probed = links.probe()
+        // Features are probed by trying them, in a private namespace; only
+        // the br_netfilter switches are read here, as they are per namespace.
+        let (probed, conntrack) = try NetworkNamespace.runIsolated {
+            (try LinkConnection().probe(), Self.probeBridgeConntrack(try NFTConnection()))
+        }
         var notes = probed.notes
         let bridgeNetfilter = Self.sysctl("net/bridge/bridge-nf-call-iptables") == "1"
             && Self.sysctl("net/bridge/bridge-nf-call-ip6tables") == "1"
@@ -50,7 +54,6 @@ public final class NetlinkKernel: Kernel {
             notes.append(
                 "net.bridge.bridge-nf-call-iptables/ip6tables: \(Self.sysctl("net/bridge/bridge-nf-call-iptables") ?? "absent (br_netfilter not loaded)")")
         }
-        let conntrack = probeBridgeConntrack()
         if let error = conntrack.error { notes.append("bridge conntrack: \(error)") }
         return KernelCapabilities(
             bridgeNetfilter: bridgeNetfilter, vlanFiltering: probed.vlanFiltering, vlanDevices: probed.vlanDevices,
@@ -59,7 +62,7 @@ public final class NetlinkKernel: Kernel {
 
     /// `ct state` in a bridge-family table needs nf_conntrack_bridge: try it
     /// in a throwaway table that the same batch deletes again.
-    private func probeBridgeConntrack() -> (available: Bool, error: String?) {
+    private static func probeBridgeConntrack(_ nft: NFTConnection) -> (available: Bool, error: String?) {
         let table = NFTTableID(.bridge, "secgroups_probe")
         let chain = NFTChain(name: "probe", rules: [NFTRule([.anyOf(.ctState, [.integer(2)])], verdict: .accept)])
         do {

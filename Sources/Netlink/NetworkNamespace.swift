@@ -23,4 +23,17 @@ public enum NetworkNamespace {
         defer { precondition(sg_setns_net(original) == 0, "could not return to the original network namespace") }
         return try body()
     }
+
+    /// Runs `body` in a new, empty network namespace that disappears with the
+    /// last socket opened in it. Kernel features are the same everywhere, so
+    /// probing them here creates and deletes nothing where anyone can see it
+    /// (no link events, no ruleset changes in the host's namespace).
+    public static func runIsolated<T>(_ body: () throws -> T) throws -> T {
+        let original = open("/proc/self/task/\(sg_gettid())/ns/net", O_RDONLY | O_CLOEXEC)
+        guard original >= 0 else { throw NetlinkError(operation: "open own network namespace", errno: errno) }
+        defer { close(original) }
+        guard sg_unshare_net() == 0 else { throw NetlinkError(operation: "create a private network namespace", errno: errno) }
+        defer { precondition(sg_setns_net(original) == 0, "could not return to the original network namespace") }
+        return try body()
+    }
 }
