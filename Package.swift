@@ -55,5 +55,6 @@ let package = Package(
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
+        .testTarget(name: "IntegrationTests"),
     ]
 )

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+/// One reachability check: `from` sends `traffic` to `address`, and it must
+/// get through or must not.
+struct Check: Sendable {
+    let from: VM
+    let traffic: Traffic
+    let address: String
+    let passes: Bool
+    let sourceLocation: SourceLocation
+
+    var description: String {
+        "\(from.name) -> \(address) \(traffic) should \(passes ? "pass" : "be blocked")"
+    }
+}
+
+extension VM {
+    func reaches(_ address: String, _ traffic: Traffic, sourceLocation: SourceLocation = #_sourceLocation) -> Check {
+        Check(from: self, traffic: traffic, address: address, passes: true, sourceLocation: sourceLocation)
+    }
+
+    func doesNotReach(_ address: String, _ traffic: Traffic, sourceLocation: SourceLocation = #_sourceLocation) -> Check {
+        Check(from: self, traffic: traffic, address: address, passes: false, sourceLocation: sourceLocation)
+    }
+}
+
+extension Topology {
+    /// Runs the checks concurrently (negative checks each cost their 1 s
+    /// timeout) and records an issue, with the probe's output and the hosts'
+    /// state, for each one that comes out wrong. A check expected to pass
+    /// gets a second try, so that a loaded machine doesn't fail it; one
+    /// expected to be blocked gets one packet.
+    func expect(_ checks: [Check]) async {
+        let results = await withTaskGroup(of: (Int, CommandOutput?).self) { group in
+            for (i, check) in checks.enumerated() {
+                group.addTask {
+                    var last: CommandOutput?
+                    for _ in 0..<(check.passes ? 2 : 1) {
+                        last = try? await check.from.attempt(check.traffic, to: check.address)
+                        if last?.succeeded == true { break }
+                    }
+                    return (i, last)
+                }
+            }
+            var results = [CommandOutput?](repeating: nil, count: checks.count)
+            for await (i, output) in group { results[i] = output }
+            return results
+        }
+        for (check, output) in zip(checks, results) where (output?.succeeded ?? false) != check.passes {
+            await fail("\(check.description), but \(check.passes ? "it did not" : "it passed"): \(output.map(String.init(describing:)) ?? "could not run")", check.sourceLocation)
+        }
+    }
+
+    /// Records an issue unless `condition` holds; use for checks other than reachability.
+    func expect(_ condition: Bool, _ message: @autoclosure () -> String, sourceLocation: SourceLocation = #_sourceLocation) async {
+        if !condition { await fail(message(), sourceLocation) }
+    }
+}
+
+extension Child {
+    var lines: [String] { stdout.split(whereSeparator: \.isNewline).map(String.init) }
+}

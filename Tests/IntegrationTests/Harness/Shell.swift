@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a finished command did.
+struct CommandOutput: Sendable, CustomStringConvertible {
+    var commandLine: String
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var succeeded: Bool { status == 0 }
+    var description: String {
+        "`\(commandLine)` exited \(status)\n--- stdout:\n\(stdout)--- stderr:\n\(stderr)"
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs commands without blocking Swift's cooperative threads (the tests
+/// run concurrently and mostly wait: on pings that must time out, on
+/// servers), with output in files so a chatty child never blocks on a pipe.
+enum Shell {
+    /// Tools are looked up here only, so `python3` is Debian's (with scapy),
+    /// not a user's pyenv shim.
+    static let environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"]
+
+    /// Runs `argv` to completion (killed after `timeout`); never throws for a
+    /// non-zero exit: callers decide what a status means.
+    static func run(_ argv: [String], stdin: String? = nil, timeout: Duration = .seconds(30)) async throws -> CommandOutput {
+        let child = try Child(argv, stdin: stdin)
+        let killer = Task {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { child.terminate() }
+        }
+        let status = await child.exitStatus()
+        killer.cancel()
+        return CommandOutput(commandLine: child.commandLine, status: status, stdout: child.stdout, stderr: child.stderr)
+    }
+
+    /// Runs `argv` and throws, with its output, unless it exits 0.
+    @discardableResult
+    static func must(_ argv: [String], stdin: String? = nil, timeout: Duration = .seconds(30)) async throws -> CommandOutput {
+        let output = try await run(argv, stdin: stdin, timeout: timeout)
+        guard output.succeeded else { throw HarnessError("harness command failed: \(output)") }
+        return output
+    }
+}
+
+/// A started process whose output goes to two temporary files.
+final class Child: @unchecked Sendable {
+    let commandLine: String
+    private let process = Process()
+    private let outURL: URL
+    private let errURL: URL
+    private let lock = NSLock()
+    private var exited = false
+    private var waiters: [CheckedContinuation<Int32, Never>] = []
+    private var input: FileHandle?
+
+    /// With `keepInputOpen`, stdin stays open after `stdin` is written,
+    /// until `closeInput()` (for interactive tools such as `nft -i`).
+    init(_ argv: [String], stdin: String? = nil, keepInputOpen: Bool = false) throws {
+        commandLine = argv.joined(separator: " ")
+        let dir = FileManager.default.temporaryDirectory
+        let id = UUID().uuidString
+        outURL = dir.appendingPathComponent("sgi-out-\(id)")
+        errURL = dir.appendingPathComponent("sgi-err-\(id)")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
+        let input = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = argv
+        process.environment = Shell.environment
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        process.terminationHandler = { [weak self] _ in
+            try? out.close()
+            try? err.close()
+            self?.finished()
+        }
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if keepInputOpen { self.input = input.fileHandleForWriting } else { try input.fileHandleForWriting.close() }
+    }
+
+    func closeInput() {
+        try? lock.withLock { () -> FileHandle? in
+            defer { input = nil }
+            return input
+        }?.close()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: outURL)
+        try? FileManager.default.removeItem(at: errURL)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    /// What the process printed so far (read leniently: it may stop mid-character).
+    var stdout: String { String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self) }
+    var stderr: String { String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self) }
+    var isRunning: Bool { lock.withLock { !exited } }
+
+    private func finished() {
+        let waiting = lock.withLock {
+            exited = true
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in waiting { waiter.resume(returning: process.terminationStatus) }
+    }
+
+    func exitStatus() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let done = lock.withLock {
+                if exited { return true }
+                waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume(returning: process.terminationStatus) }
+        }
+    }
+
+    func terminate() {
+        if isRunning { kill(process.processIdentifier, SIGTERM) }
+    }
+
+    /// Stops the process and waits for it (SIGKILL if SIGTERM isn't enough).
+    func stop() async {
+        guard isRunning else { return }
+        terminate()
+        let killer = Task {
+            try? await Task.sleep(for: .seconds(2))
+            if !Task.isCancelled, isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        _ = await exitStatus()
+        killer.cancel()
+    }
+
+    /// Waits until a line of stdout contains `text`, or `timeout` passes.
+    func waitFor(_ text: String, timeout: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            if stdout.contains(text) { return true }
+            if !isRunning { return stdout.contains(text) }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return stdout.contains(text)
+    }
+}
+
+/// Limits how many scenarios run at once: they mostly wait, but two cores
+/// loaded with dozens of namespaces would make the 1 s timeouts of the
+/// positive checks flaky. SGI_PARALLEL overrides the default of 6.
+actor Throttle {
+    static let shared = Throttle(limit: Int(ProcessInfo.processInfo.environment["SGI_PARALLEL"] ?? "") ?? 6)
+
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { free = max(1, limit) }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    }
+}
