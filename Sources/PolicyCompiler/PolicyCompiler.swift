@@ -179,7 +179,11 @@ struct HostBuilder {
         }
         for uplink in links.trunks.keys { portMarks.insert(NFTElement([.ifname(uplink)], data: .mark(0))) }
 
+        // A plain set of the same names: Debian 12's kernel (6.1) refuses a
+        // membership test ("iifname != @map") on a map with EINVAL.
+        let ourPorts = Set(portMarks.map { NFTElement($0.key) })
         var sets = [
+            NFTSet(name: "our_ports", key: [.ifname], comment: "every bridge port of ours", elements: ourPorts),
             NFTSet(name: "port_marks", key: [.ifname], data: .mark, comment: "our bridge ports -> slot<<17 | untracked<<16 | zone", elements: portMarks),
             NFTSet(name: "ingress_marks", key: [.ifname], data: .mark, comment: "filtered port -> 1<<31 | slot", elements: ingressMarks),
             NFTSet(name: "secured_ports", key: [.ifname], comment: "ports with port security", elements: securedPorts),
@@ -191,7 +195,7 @@ struct HostBuilder {
         var prerouting = [
             // Frames of other bridges' ports are none of our business: their
             // marks stay as they are.
-            NFTRule([.lookup([.iifname], .notEqual, set: "port_marks")], verdict: .accept, comment: "not a port of ours"),
+            NFTRule([.lookup([.iifname], .notEqual, set: "our_ports")], verdict: .accept, comment: "not a port of ours"),
             NFTRule(statements: [.setMark(.map(.iifname, "port_marks"))]),
             NFTRule(
                 [.lookup([.mark(mask: PacketMark.zoneMask), .etherDaddr], .equal, set: "stateless_macs")],

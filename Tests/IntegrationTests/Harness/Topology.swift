@@ -102,17 +102,28 @@ final class Topology: @unchecked Sendable {
     /// `vtep`, it also gets an uplink `eth1` carrying that address, plugged
     /// into the fabric bridge that joins all hosts' uplinks.
     func host(_ name: String, vtep: String? = nil) async throws -> Host {
+        try await host(name, uplink: vtep == nil ? nil : "eth1", address: vtep)
+    }
+
+    /// A hypervisor as a policy declares it: with an `uplink` (any name, e.g.
+    /// `bond0`) plugged into the fabric bridge, carrying `address` (the VTEP,
+    /// as /24 or /64) when given. The fabric bridge doesn't filter VLANs, so
+    /// the uplinks also form a trunk for tagged frames (VLAN segments need
+    /// no address on the uplink).
+    func host(_ name: String, uplink: String?, address: String?) async throws -> Host {
         let ns = try await addNamespace(name)
         for key in ["net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"] {
             try await Shell.must(["ip", "netns", "exec", ns, "sysctl", "-qw", "\(key)=1"])
         }
-        let host = Host(topology: self, name: name, namespace: ns, uplink: vtep == nil ? nil : "eth1", vtep: vtep)
-        if let vtep {
+        let host = Host(topology: self, name: name, namespace: ns, uplink: uplink, vtep: address)
+        if let uplink {
             let fabric = try await fabricNamespace()
-            try await Shell.must(["ip", "-n", ns, "link", "add", "eth1", "type", "veth", "peer", "name", name, "netns", fabric])
+            try await Shell.must(["ip", "-n", ns, "link", "add", uplink, "type", "veth", "peer", "name", name, "netns", fabric])
             try await Shell.must(["ip", "-n", fabric, "link", "set", name, "master", "fab0", "up"])
-            try await Shell.must(["ip", "-n", ns, "addr", "add", "\(vtep)/24", "dev", "eth1"])
-            try await Shell.must(["ip", "-n", ns, "link", "set", "eth1", "up"])
+            if let address {
+                try await Shell.must(["ip", "-n", ns, "addr", "add", "\(address)/\(address.contains(":") ? 64 : 24)", "dev", uplink])
+            }
+            try await Shell.must(["ip", "-n", ns, "link", "set", uplink, "up"])
         }
         lock.withLock { hosts.append(host) }
         return host
