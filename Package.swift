@@ -6,6 +6,7 @@ import PackageDescription
 //   PolicyYAML     the same model read from YAML                         (pure Swift over Yams)
 //   HostModel      HostState, HostDelta, diff, nft text renderer         (pure Swift)
 //   PolicyCompiler Policy -> HostState of one host                        (pure Swift)
+//   Controller     changes -> per-host deltas of only the affected hosts  (pure Swift)
 //   sgctl, sgbench thin executables
 // No pure target may depend on a C system library; the kernel layer comes later
 // as its own module.
@@ -17,6 +18,7 @@ let package = Package(
         .library(name: "PolicyYAML", targets: ["PolicyYAML"]),
         .library(name: "HostModel", targets: ["HostModel"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
+        .library(name: "Controller", targets: ["Controller"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .executable(name: "sgctl", targets: ["sgctl"]),
         .executable(name: "sgbench", targets: ["sgbench"]),
@@ -33,6 +35,7 @@ let package = Package(
         .target(name: "PolicyYAML", dependencies: ["PolicyModel", .product(name: "Yams", package: "Yams")]),
         .target(name: "HostModel", dependencies: ["PolicyModel"]),
         .target(name: "PolicyCompiler", dependencies: ["PolicyModel", "HostModel"]),
+        .target(name: "Controller", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
@@ -41,11 +44,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sgbench", dependencies: [
-            "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud", "Netlink",
+            "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud", "Netlink", "Controller",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PolicyModelTests", dependencies: [
             "PolicyModel", "PolicyYAML", "SyntheticCloud",
+        ]),
+        .testTarget(name: "ControllerTests", dependencies: [
+            "Controller", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud",
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "HostModelTests", dependencies: [
             "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud",

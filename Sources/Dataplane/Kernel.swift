@@ -25,6 +25,13 @@ public struct KernelCapabilities: Hashable, Sendable, Codable {
     /// net.bridge.bridge-nf-call-iptables and -ip6tables = 1). Without it
     /// the stateful filtering would never see bridged packets.
     public var bridgeNetfilter: Bool
+    /// br_netfilter also passes VLAN-tagged frames to the inet hooks
+    /// (net.bridge.bridge-nf-filter-vlan-tagged = 1). On a VLAN-aware bridge
+    /// a frame from the trunk keeps its tag until it leaves through the VM's
+    /// port; without this switch it skips conntrack and the inet chains
+    /// altogether: unfiltered towards the VM, and the VM's replies then
+    /// look invalid.
+    public var bridgeNetfilterVLAN: Bool
     public var vlanFiltering: Bool
     public var vlanDevices: Bool
     public var vxlan: Bool
@@ -32,10 +39,11 @@ public struct KernelCapabilities: Hashable, Sendable, Codable {
     public var notes: [String]
 
     public init(
-        bridgeNetfilter: Bool, vlanFiltering: Bool, vlanDevices: Bool, vxlan: Bool, bridgeConntrack: Bool,
-        notes: [String] = []
+        bridgeNetfilter: Bool, bridgeNetfilterVLAN: Bool = true, vlanFiltering: Bool, vlanDevices: Bool, vxlan: Bool,
+        bridgeConntrack: Bool, notes: [String] = []
     ) {
         self.bridgeNetfilter = bridgeNetfilter
+        self.bridgeNetfilterVLAN = bridgeNetfilterVLAN
         self.vlanFiltering = vlanFiltering
         self.vlanDevices = vlanDevices
         self.vxlan = vxlan
@@ -51,9 +59,15 @@ public struct KernelCapabilities: Hashable, Sendable, Codable {
             missing.append(
                 "br_netfilter with net.bridge.bridge-nf-call-iptables=1 and bridge-nf-call-ip6tables=1 (CONFIG_BRIDGE_NETFILTER; modprobe br_netfilter): without it bridged traffic bypasses the security groups")
         }
-        if let bridge = state.links.bridges.values.first(where: \.vlanFiltering), !vlanFiltering {
-            missing.append(
-                "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), needed by \(bridge.name) for the VLAN networks")
+        if let bridge = state.links.bridges.values.first(where: \.vlanFiltering) {
+            if !vlanFiltering {
+                missing.append(
+                    "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), needed by \(bridge.name) for the VLAN networks")
+            }
+            if !state.tables.isEmpty && !bridgeNetfilterVLAN {
+                missing.append(
+                    "net.bridge.bridge-nf-filter-vlan-tagged=1, needed by \(bridge.name) for the VLAN networks: without it frames arriving tagged on the trunk bypass the security groups")
+            }
         }
         if !state.links.vxlans.isEmpty && !vxlan {
             missing.append("VXLAN devices (CONFIG_VXLAN), needed by \(state.links.vxlans.keys.sorted().joined(separator: ", "))")

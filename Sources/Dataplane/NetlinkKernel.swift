@@ -54,9 +54,10 @@ public final class NetlinkKernel: Kernel {
             notes.append(
                 "net.bridge.bridge-nf-call-iptables/ip6tables: \(Self.sysctl("net/bridge/bridge-nf-call-iptables") ?? "absent (br_netfilter not loaded)")")
         }
+        let bridgeNetfilterVLAN = Self.sysctl("net/bridge/bridge-nf-filter-vlan-tagged") == "1"
         if let error = conntrack.error { notes.append("bridge conntrack: \(error)") }
         return KernelCapabilities(
-            bridgeNetfilter: bridgeNetfilter, vlanFiltering: probed.vlanFiltering, vlanDevices: probed.vlanDevices,
+            bridgeNetfilter: bridgeNetfilter, bridgeNetfilterVLAN: bridgeNetfilterVLAN, vlanFiltering: probed.vlanFiltering, vlanDevices: probed.vlanDevices,
             vxlan: probed.vxlan, bridgeConntrack: conntrack.available, notes: notes)
     }
 

@@ -28,7 +28,7 @@ public struct HostCompilation: Hashable, Sendable {
 
 /// Policy → the desired state of one host.
 public struct PolicyCompiler: Sendable {
-    public let index: PolicyIndex
+    public var index: PolicyIndex
 
     public init(_ policy: Policy) { index = PolicyIndex(policy) }
     public init(index: PolicyIndex) { self.index = index }
@@ -114,7 +114,7 @@ struct HostBuilder {
                 let bridge = Naming.bridge(vni: vni)
                 links.bridges[bridge] = Bridge(name: bridge, vlanFiltering: false)
                 links.ports[port.device] = BridgePort(bridge: bridge)
-                let remotes = (index.hostsByNetwork[network.name] ?? []).subtracting([host.name])
+                let remotes = index.hosts(onNetwork: network.name).subtracting([host.name])
                     .compactMap { index.hosts[$0]?.vtep }
                 // A network with ports on this host only needs no tunnel.
                 if !remotes.isEmpty {
@@ -342,12 +342,9 @@ struct HostBuilder {
         for name in memberGroups.sorted() {
             let group = index.groups[name]!
             for direction in Direction.allCases {
-                let rules = group.rules.enumerated().filter { $0.element.direction == direction }
-                chains.append(NFTChain(
-                    name: Naming.groupChain(name, direction),
-                    rules: rules.flatMap { i, rule in RuleTranslator.translate(rule, group: name, number: i) }))
-                for (_, rule) in rules { if case .group(let g) = rule.remote { remoteGroups.insert(g) } }
+                chains.append(NFTChain(name: Naming.groupChain(name, direction), rules: index.groupRules[name]![direction]!))
             }
+            for rule in group.rules { if case .group(let g) = rule.remote { remoteGroups.insert(g) } }
         }
         for name in remoteGroups {
             let members = index.memberElements[name] ?? [:]

@@ -26,6 +26,11 @@ struct SGBench: ParsableCommand {
     @Flag(help: "Also measure loading the busiest host into a kernel and changing it (root: uses a throwaway network namespace).")
     var kernel = false
 
+    @Flag(help: "Also measure one change at a time through the incremental controller, beside compiling every host.")
+    var controller = false
+    @Option(help: "Changes per kind timed through the controller.") var controllerSamples = 200
+    @Option(help: "Of those, changes per kind also done the naive way (each compiles every host).") var naiveSamples = 3
+
     static let allHostsTarget = Duration.seconds(2)
     static let oneHostTarget = Duration.milliseconds(20)
 
@@ -97,6 +102,10 @@ struct SGBench: ParsableCommand {
         record(Measurement("peak memory (maxrss)", peakMemoryKiB(), .kibibytes))
 
         if kernel { try KernelBench(policy: policy, compiler: compiler, record: record).run() }
+        if controller {
+            let rows = try ControllerBench(policy: policy, samples: controllerSamples, naiveSamples: naiveSamples, record: record).run()
+            try ControllerReport(shape: shape, rows: rows).write(to: json.replacingOccurrences(of: ".json", with: "-controller.json"))
+        }
 
         printTable(results)
         let report = BenchReport(shape: shape, workers: workers, runs: runs, measurements: results)

@@ -126,12 +126,15 @@ struct Doctor: ParsableCommand {
         }
         func mark(_ ok: Bool) -> String { ok ? "yes" : "no " }
         print("\(mark(caps.bridgeNetfilter))  br_netfilter (bridged IP through inet hooks)   CONFIG_BRIDGE_NETFILTER, bridge-nf-call-iptables=1")
+        print("\(mark(caps.bridgeNetfilterVLAN))  br_netfilter for VLAN-tagged frames          bridge-nf-filter-vlan-tagged=1 (VLAN segments)")
         print("\(mark(caps.bridgeConntrack))  bridge conntrack (ct in bridge tables)        CONFIG_NF_CONNTRACK_BRIDGE")
         print("\(mark(caps.vlanFiltering))  bridge VLAN filtering                         CONFIG_BRIDGE_VLAN_FILTERING")
         print("\(mark(caps.vlanDevices))  802.1Q VLAN devices                           CONFIG_VLAN_8021Q")
         print("\(mark(caps.vxlan))  VXLAN                                         CONFIG_VXLAN")
         print("")
-        print("segments: vlan \(caps.vlanFiltering ? "usable" : "NOT usable (no bridge VLAN filtering)"), vxlan \(caps.vxlan ? "usable" : "NOT usable")")
+        let vlan = !caps.vlanFiltering ? "NOT usable (no bridge VLAN filtering)"
+            : !caps.bridgeNetfilterVLAN ? "NOT usable (bridge-nf-filter-vlan-tagged=0)" : "usable"
+        print("segments: vlan \(vlan), vxlan \(caps.vxlan ? "usable" : "NOT usable")")
         print("datapath: \(caps.bridgeNetfilter ? "bridge marks + inet conntrack via br_netfilter" : "NOT usable: bridged traffic would bypass filtering")")
         for note in caps.notes { print("note: \(note)") }
         if !caps.bridgeNetfilter { throw ExitStatus.kernelError }

@@ -89,6 +89,23 @@ import Testing
         #expect(kernel.log.isEmpty)
     }
 
+    @Test func vlanNetworksNeedBridgeNetfilterForTaggedFrames() throws {
+        let kernel = MemoryKernel(
+            devices: ["tapv", "eth1"],
+            capabilities: KernelCapabilities(
+                bridgeNetfilter: true, bridgeNetfilterVLAN: false, vlanFiltering: true, vlanDevices: true, vxlan: true,
+                bridgeConntrack: true))
+        let vlanPort = Port(name: "v", host: "h1", device: "tapv", network: "lan", mac: Self.mac(3), ips: [IPAddress("10.1.0.1")!])
+        #expect {
+            try Dataplane(kernel: kernel).plan(try desired([vlanPort]))
+        } throws: { error in
+            "\(error)".contains("bridge-nf-filter-vlan-tagged=1")
+        }
+        // VXLAN-only hosts don't need it.
+        _ = try Dataplane(kernel: kernel).plan(try desired([Self.vm1]))
+        #expect(kernel.log.isEmpty)
+    }
+
     @Test func withoutBridgeNetfilterNothingIsApplied() throws {
         let kernel = MemoryKernel(
             devices: ["tap1"],

@@ -112,7 +112,7 @@ final class Topology: @unchecked Sendable {
     /// no address on the uplink).
     func host(_ name: String, uplink: String?, address: String?) async throws -> Host {
         let ns = try await addNamespace(name)
-        for key in ["net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"] {
+        for key in ["net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables", "net.bridge.bridge-nf-filter-vlan-tagged"] {
             try await Shell.must(["ip", "netns", "exec", ns, "sysctl", "-qw", "\(key)=1"])
         }
         let host = Host(topology: self, name: name, namespace: ns, uplink: uplink, vtep: address)
