@@ -43,24 +43,34 @@ public final class Controller {
     /// previous ones left; if any is invalid, none is applied and the error
     /// names every problem of the first invalid change.
     public func apply(_ changes: [PolicyChange]) throws(PolicyError) -> ChangeResult {
-        var scratch = index
+        // The index is changed in place (a copy would cost the size of the
+        // cloud) and put back from the old objects if a change is refused.
         var work = Work()
+        var undo: [ResolvedChange] = []
         for (number, change) in changes.enumerated() {
-            work.record(try ChangeValidator(index: scratch, number: number).resolve(change), in: &scratch)
+            let resolved: ResolvedChange
+            do {
+                resolved = try ChangeValidator(index: index, number: number).resolve(change)
+            } catch {
+                for old in undo.reversed() { old.apply(to: &index) }
+                throw error
+            }
+            undo.append(resolved.inverse(in: index))
+            work.record(resolved, in: &index)
         }
-        return commit(scratch, work)
+        return commit(work)
     }
 
     /// Moves to `policy` (valid as a whole, as `PolicyDecoder` returns it;
     /// the steps between need not be): finds the changes and applies them.
-    public func update(to policy: Policy) throws(CompileError) -> ChangeResult {
-        var scratch = index
+    public func update(to policy: Policy) -> ChangeResult {
         var work = Work()
         for change in changes(from: self.policy, to: policy) {
             // `changes(from:to:)` makes no convenience forms: they always resolve.
-            work.record(ResolvedChange(change, in: scratch)!, in: &scratch)
+            let resolved = ResolvedChange(change, in: index)!
+            work.record(resolved, in: &index)
         }
-        return commit(scratch, work)
+        return commit(work)
     }
 
     /// The policy as the changes so far left it.
@@ -128,8 +138,7 @@ public final class Controller {
         }
     }
 
-    private func commit(_ scratch: PolicyIndex, _ work: Work) -> ChangeResult {
-        index = scratch
+    private func commit(_ work: Work) -> ChangeResult {
         let compiler = PolicyCompiler(index: index)
         var deltas: [String: HostDelta] = [:]
 

@@ -37,6 +37,16 @@ enum ResolvedChange {
         }
     }
 
+    /// The change that puts back what this one replaces.
+    func inverse(in index: PolicyIndex) -> ResolvedChange {
+        switch self {
+        case .port(let name, _): .port(name, index.port(name))
+        case .group(let name, _): .group(name, index.group(name))
+        case .network(let name, _): .network(name, index.network(name))
+        case .host(let name, _): .host(name, index.host(name))
+        }
+    }
+
     func apply(to index: inout PolicyIndex) {
         switch self {
         case .port(let name, let port): index.setPort(name, to: port)

@@ -43,7 +43,9 @@ func diffTables(_ old: [NFTTableID: NFTTable], _ new: [NFTTableID: NFTTable]) ->
                 switch (a.sets[name], b.sets[name]) {
                 case (nil, let s?): addSets.append(.addSet(id, s))
                 case (_?, nil): deleteSets.append(.deleteSet(id, name: name))
-                case (let s?, let t?):
+                case (let s?, let t?) where s.elements != t.elements:
+                    // (Sets sharing storage, as a group's address set does
+                    // between compilations, compare in constant time.)
                     let removed = s.elements.subtracting(t.elements)
                     let added = t.elements.subtracting(s.elements)
                     if !removed.isEmpty { elements.append(.deleteElements(id, set: name, removed.sorted())) }

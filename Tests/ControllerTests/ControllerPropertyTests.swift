@@ -43,7 +43,7 @@ import Testing
             guard let new = Self.mutated(old, seed: seed, count: changes) else { return }
             do {
                 let controller = try Controller(policy: old)
-                let result = try controller.update(to: new)
+                let result = controller.update(to: new)
                 Self.expectExact(result, controller, from: old, to: new, "seed \(seed)")
             } catch {
                 Issue.record("seed \(seed): \(error)")
