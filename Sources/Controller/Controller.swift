@@ -88,14 +88,26 @@ public final class Controller {
         /// Groups whose rules changed and nothing else that matters to
         /// their members' hosts (same kind, same remote groups named).
         var rulesOnly = Set<String>()
+        /// Hosts where one port changed in a way a patch can make, with the
+        /// patch taken before the change and the port after it.
+        var patches: [String: (patch: PortPatch, port: Port?)] = [:]
+        private var portChanges: [String: Int] = [:]
 
         /// Applies one change to `index`, noting what it affects.
         mutating func record(_ change: ResolvedChange, in index: inout PolicyIndex) {
             switch change {
             case .port(let name, let new):
                 let old = index.port(name)
+                let hosts = Set([old?.host, new?.host].compactMap { $0 })
+                for host in hosts { portChanges[host, default: 0] += 1 }
+                if let patch = PortPatch(index: index, replacing: old, with: new), portChanges[patch.host] == 1 {
+                    patches[patch.host] = (patch, new)
+                } else {
+                    // A second change on the host, or one a patch can't make.
+                    for host in hosts { patches[host] = nil }
+                    recompile.formUnion(hosts)
+                }
                 for port in [old, new].compactMap({ $0 }) {
-                    recompile.insert(port.host)
                     for group in port.securityGroups where index.isReferencedAsRemote(group) && addressesBefore[group] == nil {
                         addressesBefore[group] = index.addressElements(of: group)
                     }
@@ -140,9 +152,21 @@ public final class Controller {
 
     private func commit(_ work: Work) -> ChangeResult {
         let compiler = PolicyCompiler(index: index)
+        let inet = NFTTableID(.inet, Naming.table)
         var deltas: [String: HostDelta] = [:]
 
-        for host in work.recompile {
+        // One port's change on its host, patched into the host's state.
+        var recompile = work.recompile
+        var patched: [String: HostState] = [:]
+        for (host, (patch, port)) in work.patches where !recompile.contains(host) {
+            if let state = states[host], let new = patch.apply(to: state, index: index, new: port) {
+                patched[host] = new
+            } else {
+                recompile.insert(host)
+            }
+        }
+
+        for host in recompile {
             let old = states[host] ?? HostState()
             // A host removed from the policy had no ports left: nothing to compile.
             let new = (try? compiler.compile(host: host)) ?? HostState()
@@ -162,21 +186,29 @@ public final class Controller {
                 changes.append((Naming.remoteSet(group, family), a.subtracting(b).sorted(), b.subtracting(a).sorted()))
             }
             guard !changes.isEmpty else { continue }
-            for host in index.hosts(referencing: group) where !work.recompile.contains(host) {
-                elementOps[host, default: []] += changes
+            for host in index.hosts(referencing: group) where !recompile.contains(host) {
+                if patched[host] != nil {
+                    for family in IPFamily.allCases {
+                        patched[host]!.tables[inet]!.sets[Naming.remoteSet(group, family)]?.elements = new[family] ?? []
+                    }
+                } else {
+                    elementOps[host, default: []] += changes
+                }
             }
         }
-        let inet = NFTTableID(.inet, Naming.table)
         // Group chains of groups whose rules alone changed, on hosts not compiled again.
         var ruleOps: [String: [NFTOperation]] = [:]
         for group in work.rulesOnly {
-            for host in index.hosts(withMembersOf: group) where !work.recompile.contains(host) {
+            for host in index.hosts(withMembersOf: group) where !recompile.contains(host) {
                 for direction in Direction.allCases {
                     let chain = Naming.groupChain(group, direction)
-                    // Members without port security have no chains.
-                    guard let old = states[host]?.tables[inet]?.chains[chain] else { continue }
                     let rules = index.rules(ofGroup: group, direction)
-                    guard old.rules != rules else { continue }
+                    if patched[host] != nil {
+                        patched[host]!.tables[inet]!.chains[chain]?.rules = rules
+                        continue
+                    }
+                    // Members without port security have no chains.
+                    guard let old = states[host]?.tables[inet]?.chains[chain], old.rules != rules else { continue }
                     states[host]!.tables[inet]!.chains[chain]!.rules = rules
                     ruleOps[host, default: []].append(.replaceRules(inet, chain: chain, rules))
                 }
@@ -195,6 +227,11 @@ public final class Controller {
             deltas[host, default: HostDelta()].nft += ops
         }
 
+        for (host, new) in patched {
+            let delta = diff(states[host]!, new)
+            states[host] = new
+            if !delta.isEmpty { deltas[host] = delta }
+        }
         return ChangeResult(deltas: deltas)
     }
 

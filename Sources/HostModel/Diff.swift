@@ -39,28 +39,24 @@ func diffTables(_ old: [NFTTableID: NFTTable], _ new: [NFTTableID: NFTTable]) ->
             recreate.append(.deleteTable(id))
             create(b)
         case (let a?, let b?):
-            for name in Set(a.sets.keys).union(b.sets.keys).sorted() {
-                switch (a.sets[name], b.sets[name]) {
-                case (nil, let s?): addSets.append(.addSet(id, s))
-                case (_?, nil): deleteSets.append(.deleteSet(id, name: name))
-                case (let s?, let t?) where s.elements != t.elements:
-                    // (Sets sharing storage, as a group's address set does
-                    // between compilations, compare in constant time.)
-                    let removed = s.elements.subtracting(t.elements)
-                    let added = t.elements.subtracting(s.elements)
-                    if !removed.isEmpty { elements.append(.deleteElements(id, set: name, removed.sorted())) }
-                    if !added.isEmpty { elements.append(.addElements(id, set: name, added.sorted())) }
-                default: break
-                }
+            // Only the names that differ are sorted: a host has hundreds of
+            // chains and sets, a change touches a few.
+            for name in b.sets.keys.filter({ a.sets[$0] == nil }).sorted() { addSets.append(.addSet(id, b.sets[name]!)) }
+            for name in a.sets.keys.filter({ b.sets[$0] == nil }).sorted() { deleteSets.append(.deleteSet(id, name: name)) }
+            // (Sets sharing storage, as a group's address set does between
+            // compilations, compare in constant time.)
+            let changedSets = b.sets.compactMap { name, t in a.sets[name].map { $0.elements != t.elements } == true ? name : nil }
+            for name in changedSets.sorted() {
+                let (s, t) = (a.sets[name]!, b.sets[name]!)
+                let removed = s.elements.subtracting(t.elements)
+                let added = t.elements.subtracting(s.elements)
+                if !removed.isEmpty { elements.append(.deleteElements(id, set: name, removed.sorted())) }
+                if !added.isEmpty { elements.append(.addElements(id, set: name, added.sorted())) }
             }
-            for name in Set(a.chains.keys).union(b.chains.keys).sorted() {
-                switch (a.chains[name], b.chains[name]) {
-                case (nil, let c?): addChains.append(.addChain(id, c))
-                case (_?, nil): deleteChains.append(.deleteChain(id, name: name))
-                case (let c?, let d?) where c.rules != d.rules: rules.append(.replaceRules(id, chain: name, d.rules))
-                default: break
-                }
-            }
+            for name in b.chains.keys.filter({ a.chains[$0] == nil }).sorted() { addChains.append(.addChain(id, b.chains[name]!)) }
+            for name in a.chains.keys.filter({ b.chains[$0] == nil }).sorted() { deleteChains.append(.deleteChain(id, name: name)) }
+            let changedChains = b.chains.compactMap { name, d in a.chains[name].map { $0.rules != d.rules } == true ? name : nil }
+            for name in changedChains.sorted() { rules.append(.replaceRules(id, chain: name, b.chains[name]!.rules)) }
         default:
             break
         }

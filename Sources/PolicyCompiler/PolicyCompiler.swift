@@ -42,17 +42,9 @@ public struct PolicyCompiler: Sendable {
             throw CompileError(
                 message: "host \"\(hostName)\" is not in the policy\(NameSuggestion.hint(for: hostName, in: index.hostNames))")
         }
-        let ports = index.portsByHost[hostName] ?? []
-        guard !ports.isEmpty else { return HostCompilation(host: hostName, state: HostState(), ports: []) }
-
-        let networks = Dictionary(grouping: ports, by: \.network).keys.sorted().compactMap { index.networks[$0] }
-        let zones = StableAllocator.zones(for: networks)
-        let secured = ports.filter(\.portSecurity)
-        guard let slots = StableAllocator.slots(for: secured.map(\.name)) else {
-            throw CompileError(
-                message: "host \"\(hostName)\" has \(secured.count) ports with port security; at most \(PacketMark.slots.count) fit the packet mark")
+        guard var builder = try HostBuilder(index: index, host: host) else {
+            return HostCompilation(host: hostName, state: HostState(), ports: [])
         }
-        var builder = HostBuilder(index: index, host: host, ports: ports, zones: zones, slots: slots)
         return builder.build()
     }
 }
@@ -66,6 +58,19 @@ struct HostBuilder {
     let zones: [String: UInt16]
     let slots: [String: Int]
 
+    /// The builder of a host as the index has it; nil when it has no ports.
+    init?(index: PolicyIndex, host: Host) throws(CompileError) {
+        let ports = index.portsByHost[host.name] ?? []
+        guard !ports.isEmpty else { return nil }
+        let networks = Dictionary(grouping: ports, by: \.network).keys.sorted().compactMap { index.networks[$0] }
+        let secured = ports.filter(\.portSecurity)
+        guard let slots = StableAllocator.slots(for: secured.map(\.name)) else {
+            throw CompileError(
+                message: "host \"\(host.name)\" has \(secured.count) ports with port security; at most \(PacketMark.slots.count) fit the packet mark")
+        }
+        self.init(index: index, host: host, ports: ports, zones: StableAllocator.zones(for: networks), slots: slots)
+    }
+
     init(index: PolicyIndex, host: Host, ports: [Port], zones: [String: UInt16], slots: [String: Int]) {
         self.index = index
         self.host = host
@@ -76,7 +81,8 @@ struct HostBuilder {
 
     mutating func build() -> HostCompilation {
         let links = buildLinks()
-        let state = HostState(links: links, tables: [bridgeTable(links: links), inetTable()])
+        let portElements = ports.map(elements(of:))
+        let state = HostState(links: links, tables: [bridgeTable(links: links, portElements), inetTable(portElements)])
         let compiled = ports.map { port in
             let network = index.networks[port.network]!
             return CompiledPort(
@@ -133,42 +139,54 @@ struct HostBuilder {
 
     // MARK: - bridge table: port security and marking
 
-    func bridgeTable(links: LinkState) -> NFTTable {
-        let id = NFTTableID(.bridge, Naming.table)
-        var portMarks = Set<NFTElement>()
-        var ingressMarks = Set<NFTElement>()
-        var statelessMACs = Set<NFTElement>()
-        var securedPorts = Set<NFTElement>()
-        var allowedMACs = Set<NFTElement>()
-        var allowedIPv4 = Set<NFTElement>()
-        var allowedIPv6 = Set<NFTElement>()
+    /// The set elements one port puts into its host's tables, by table and
+    /// set. Ports never share an element (each is keyed by the port's device,
+    /// slot or MAC), so a host's sets are the union of its ports' elements
+    /// plus the tunnel and trunk entries.
+    func elements(of port: Port) -> [NFTTableID: [String: Set<NFTElement>]] {
+        let bridge = NFTTableID(.bridge, Naming.table)
+        let inet = NFTTableID(.inet, Naming.table)
+        var sets: [String: Set<NFTElement>] = [:]
+        let device = NFTAtom.ifname(port.device)
+        let zone = zones[port.network]!
+        let slot = slots[port.name]
+        let untracked = port.portSecurity && !isStateful(port)
+        sets["our_ports", default: []].insert(NFTElement([device]))
+        sets["port_marks", default: []].insert(
+            NFTElement([device], data: .mark(PacketMark.source(slot: slot, untracked: untracked, zone: zone))))
+        guard port.portSecurity, let slot else { return [bridge: sets] }
+        sets["ingress_marks", default: []].insert(NFTElement([device], data: .mark(PacketMark.destination(slot: slot))))
+        sets["secured_ports", default: []].insert(NFTElement([device]))
+        if untracked { sets["stateless_macs", default: []].insert(NFTElement([.integer(UInt32(zone)), .mac(port.mac)])) }
 
-        for port in ports {
-            let zone = zones[port.network]!
-            let slot = slots[port.name]
-            let untracked = port.portSecurity && !isStateful(port)
-            portMarks.insert(
-                NFTElement([.ifname(port.device)], data: .mark(PacketMark.source(slot: slot, untracked: untracked, zone: zone))))
-            guard port.portSecurity, let slot else { continue }
-            ingressMarks.insert(NFTElement([.ifname(port.device)], data: .mark(PacketMark.destination(slot: slot))))
-            securedPorts.insert(NFTElement([.ifname(port.device)]))
-            if untracked { statelessMACs.insert(NFTElement([.integer(UInt32(zone)), .mac(port.mac)])) }
-
-            // Each MAC the port may use, with the addresses it may use with it.
-            var addressesByMAC: [MACAddress: [IPRange]] = [port.mac: port.ips.map { IPRange(IPPrefix(host: $0)) }]
-            for pair in port.allowedAddressPairs {
-                addressesByMAC[pair.mac ?? port.mac, default: []].append(IPRange(pair.ip))
-            }
-            for (mac, ranges) in addressesByMAC {
-                let device = NFTAtom.ifname(port.device)
-                allowedMACs.insert(NFTElement([device, .mac(mac)]))
-                let linkLocal = IPRange(IPPrefix(host: .v6(mac.eui64LinkLocal)))
-                for range in IPRange.merged(ranges + [linkLocal]) {
-                    let element = NFTElement([device, .mac(mac), .address(range)])
-                    if range.family == .ipv4 { allowedIPv4.insert(element) } else { allowedIPv6.insert(element) }
-                }
+        // Each MAC the port may use, with the addresses it may use with it.
+        var addressesByMAC: [MACAddress: [IPRange]] = [port.mac: port.ips.map { IPRange(IPPrefix(host: $0)) }]
+        for pair in port.allowedAddressPairs {
+            addressesByMAC[pair.mac ?? port.mac, default: []].append(IPRange(pair.ip))
+        }
+        for (mac, ranges) in addressesByMAC {
+            sets["allowed_macs", default: []].insert(NFTElement([device, .mac(mac)]))
+            let linkLocal = IPRange(IPPrefix(host: .v6(mac.eui64LinkLocal)))
+            for range in IPRange.merged(ranges + [linkLocal]) {
+                sets[range.family == .ipv4 ? "allowed_ipv4" : "allowed_ipv6", default: []]
+                    .insert(NFTElement([device, .mac(mac), .address(range)]))
             }
         }
+        let groups = port.securityGroups.sorted()
+        let dispatch: [String: Set<NFTElement>] = [
+            "egress_ports": [NFTElement([.integer(PacketMark.sourceKey(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .egress))))],
+            "ingress_ports": [NFTElement([.integer(PacketMark.destination(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .ingress))))],
+        ]
+        return [bridge: sets, inet: dispatch]
+    }
+
+    func bridgeTable(links: LinkState, _ portElements: [[NFTTableID: [String: Set<NFTElement>]]]) -> NFTTable {
+        let id = NFTTableID(.bridge, Naming.table)
+        var elements: [String: Set<NFTElement>] = [:]
+        for contribution in portElements {
+            for (set, members) in contribution[id] ?? [:] { elements[set, default: []].formUnion(members) }
+        }
+        var portMarks = elements["port_marks"] ?? []
 
         // Frames arriving through a tunnel belong to the tunnel's network;
         // frames from the trunk start unmarked and get the zone of their VLAN.
@@ -185,12 +203,12 @@ struct HostBuilder {
         var sets = [
             NFTSet(name: "our_ports", key: [.ifname], comment: "every bridge port of ours", elements: ourPorts),
             NFTSet(name: "port_marks", key: [.ifname], data: .mark, comment: "our bridge ports -> slot<<17 | untracked<<16 | zone", elements: portMarks),
-            NFTSet(name: "ingress_marks", key: [.ifname], data: .mark, comment: "filtered port -> 1<<31 | slot", elements: ingressMarks),
-            NFTSet(name: "secured_ports", key: [.ifname], comment: "ports with port security", elements: securedPorts),
-            NFTSet(name: "allowed_macs", key: [.ifname, .etherAddr], elements: allowedMACs),
-            NFTSet(name: "allowed_ipv4", key: [.ifname, .etherAddr, .ipv4Addr], interval: true, elements: allowedIPv4),
-            NFTSet(name: "allowed_ipv6", key: [.ifname, .etherAddr, .ipv6Addr], interval: true, elements: allowedIPv6),
-            NFTSet(name: "stateless_macs", key: [.mark, .etherAddr], comment: "zone . MAC of ports in stateless groups", elements: statelessMACs),
+            NFTSet(name: "ingress_marks", key: [.ifname], data: .mark, comment: "filtered port -> 1<<31 | slot", elements: elements["ingress_marks"] ?? []),
+            NFTSet(name: "secured_ports", key: [.ifname], comment: "ports with port security", elements: elements["secured_ports"] ?? []),
+            NFTSet(name: "allowed_macs", key: [.ifname, .etherAddr], elements: elements["allowed_macs"] ?? []),
+            NFTSet(name: "allowed_ipv4", key: [.ifname, .etherAddr, .ipv4Addr], interval: true, elements: elements["allowed_ipv4"] ?? []),
+            NFTSet(name: "allowed_ipv6", key: [.ifname, .etherAddr, .ipv6Addr], interval: true, elements: elements["allowed_ipv6"] ?? []),
+            NFTSet(name: "stateless_macs", key: [.mark, .etherAddr], comment: "zone . MAC of ports in stateless groups", elements: elements["stateless_macs"] ?? []),
         ]
         var prerouting = [
             // Frames of other bridges' ports are none of our business: their
@@ -293,7 +311,7 @@ struct HostBuilder {
 
     // MARK: - inet table: stateful filtering
 
-    func inetTable() -> NFTTable {
+    func inetTable(_ portElements: [[NFTTableID: [String: Set<NFTElement>]]]) -> NFTTable {
         let id = NFTTableID(.inet, Naming.table)
         let notOurBridge = NFTMatch.compare(.iifname, .notEqual, .ifnamePrefix(Naming.bridgePrefix))
         var zoneElements = Set<NFTElement>()
@@ -301,16 +319,11 @@ struct HostBuilder {
 
         var egress = Set<NFTElement>()
         var ingress = Set<NFTElement>()
-        var profiles: [[String]: Bool] = [:]
-        var memberGroups = Set<String>()
-        for port in ports where port.portSecurity {
-            let slot = slots[port.name]!
-            let groups = port.securityGroups.sorted()
-            profiles[groups] = isStateful(port)
-            memberGroups.formUnion(groups)
-            egress.insert(NFTElement([.integer(PacketMark.sourceKey(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .egress)))))
-            ingress.insert(NFTElement([.integer(PacketMark.destination(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .ingress)))))
+        for contribution in portElements {
+            egress.formUnion(contribution[id]?["egress_ports"] ?? [])
+            ingress.formUnion(contribution[id]?["ingress_ports"] ?? [])
         }
+        let shape = self.shape()
 
         var chains = [
             NFTChain(name: "raw-prerouting", base: NFTBaseChain(hook: .prerouting, priority: -300), rules: [
@@ -330,7 +343,7 @@ struct HostBuilder {
             ]),
             alwaysAllowed(.egress), alwaysAllowed(.ingress),
         ]
-        for (groups, stateful) in profiles {
+        for (groups, stateful) in shape.profiles {
             for direction in Direction.allCases { chains.append(profileChain(groups, direction, stateful: stateful)) }
         }
         var sets = [
@@ -338,23 +351,46 @@ struct HostBuilder {
             NFTSet(name: "egress_ports", key: [.mark], data: .verdict, comment: "sending port's slot -> its profile", elements: egress),
             NFTSet(name: "ingress_ports", key: [.mark], data: .verdict, comment: "receiving port's slot -> its profile", elements: ingress),
         ]
-        var remoteGroups = Set<String>()
-        for name in memberGroups.sorted() {
-            let group = index.groups[name]!
-            for direction in Direction.allCases {
-                chains.append(NFTChain(name: Naming.groupChain(name, direction), rules: index.groupRules[name]![direction]!))
-            }
-            for rule in group.rules { if case .group(let g) = rule.remote { remoteGroups.insert(g) } }
+        for name in shape.memberGroups {
+            for direction in Direction.allCases { chains.append(groupChain(name, direction)) }
         }
-        for name in remoteGroups {
-            let members = index.memberElements[name] ?? [:]
-            for family in IPFamily.allCases {
-                sets.append(NFTSet(
-                    name: Naming.remoteSet(name, family), key: [family == .ipv4 ? .ipv4Addr : .ipv6Addr], interval: true,
-                    comment: "addresses of the members of group \(name)", elements: members[family] ?? []))
-            }
+        for name in shape.remoteGroups {
+            for family in IPFamily.allCases { sets.append(remoteSet(name, family)) }
         }
         return NFTTable(id: id, sets: sets, chains: chains)
+    }
+
+    /// The chains and sets of the inet table that come and go with the
+    /// ports' groups: a profile chain pair per distinct group list (and its
+    /// kind), a chain pair per group with members here, and address sets
+    /// for the groups their rules name as remote.
+    struct Shape: Equatable {
+        var profiles: [[String]: Bool] = [:]
+        var memberGroups = Set<String>()
+        var remoteGroups = Set<String>()
+    }
+
+    func shape() -> Shape {
+        var shape = Shape()
+        for port in ports where port.portSecurity {
+            let groups = port.securityGroups.sorted()
+            shape.profiles[groups] = isStateful(port)
+            shape.memberGroups.formUnion(groups)
+        }
+        for name in shape.memberGroups {
+            for rule in index.groups[name]!.rules { if case .group(let g) = rule.remote { shape.remoteGroups.insert(g) } }
+        }
+        return shape
+    }
+
+    func groupChain(_ name: String, _ direction: Direction) -> NFTChain {
+        NFTChain(name: Naming.groupChain(name, direction), rules: index.groupRules[name]![direction]!)
+    }
+
+    func remoteSet(_ name: String, _ family: IPFamily) -> NFTSet {
+        NFTSet(
+            name: Naming.remoteSet(name, family), key: [family == .ipv4 ? .ipv4Addr : .ipv6Addr], interval: true,
+            comment: "addresses of the members of group \(name)", elements: index.memberElements[name]?[family] ?? [])
     }
 
     /// A port's checks for one direction: state first (replies pass, invalid

@@ -4,7 +4,7 @@ import Testing
 /// How `sgctl apply` and `sgctl plan` treat a host's kernel: all or
 /// nothing, only what the project owns, nothing when nothing changed
 /// (policy-format.md, semantics 7; README, exit codes).
-@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(Slowness.minutes(2)))
 struct ApplyTests {
     /// hv1 with VMs a (client) and b (server on tcp 80) on n1.
     static func clientAndServer(_ t: Topology) async throws -> (Host, VM, VM, PolicyDoc) {

@@ -25,7 +25,7 @@ import Glibc
 /// Here an example takes 5 to 15 s. The time limit is for the
 /// stock-kernel VM, which emulates its CPUs: there, set-up alone takes
 /// a minute and a half.
-@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(.minutes(10)))
+@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(Slowness.minutes(10)))
 struct ExampleTests {
     /// The examples with a test below; `everyExampleHasATest` keeps the list complete.
     static let covered = ["two-tenants-identical-subnets", "two-tier-web", "vxlan-spanning-hosts"]
@@ -80,8 +80,8 @@ enum Example {
     /// The first try of every probe; one that should pass and didn't gets a
     /// second, longer try (a loaded machine mustn't fail it). A probe that
     /// got through did so: that result is never retried away.
-    static let firstTimeout = 0.5
-    static let retryTimeout = 3.0
+    static let firstTimeout = 0.5 * Double(Slowness.factor)
+    static let retryTimeout = 3.0 * Double(Slowness.factor)
     /// How many pairs on different networks to probe, at most.
     static let crossNetworkSample = 24
 

@@ -3,7 +3,7 @@ import Testing
 
 /// What security-group rules let through, with real packets between VMs on
 /// one host (policy-format.md, semantics 3 and 5).
-@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(Slowness.minutes(2)))
 struct FilteringTests {
     @Test func ingressByCIDRAdmitsOnlyThatPrefix() async throws {
         try await Topology.with("cidr") { t in

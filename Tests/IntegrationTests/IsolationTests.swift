@@ -7,7 +7,7 @@ import Testing
 /// No VLAN scenario: this machine's kernel has no bridge VLAN filtering and
 /// no 802.1Q devices (kernel-notes.md), so VLAN networks can't be carried
 /// here; `ApplyTests` checks that such a policy is refused without changes.
-@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(Slowness.minutes(2)))
 struct IsolationTests {
     @Test func twoNetworksOnOneHostAreIsolated() async throws {
         try await Topology.with("2nets") { t in

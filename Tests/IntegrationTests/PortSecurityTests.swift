@@ -5,7 +5,7 @@ import Testing
 /// by scapy in the sending VM and watched for on the receiving VM's eth0.
 /// Each forged frame has a twin that differs only in what makes it forged
 /// and must arrive, so a missing frame means a drop, not a broken sender.
-@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(Slowness.minutes(2)))
 struct PortSecurityTests {
     @Test func forgedMACIPARPDHCPServerAndRouterAdvertisementFramesAreDropped() async throws {
         try await Topology.with("spoof") { t in

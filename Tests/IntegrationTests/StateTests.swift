@@ -4,7 +4,7 @@ import Testing
 /// Connection tracking (policy-format.md, semantics 4): stateful groups pass
 /// replies, stateless groups pass only what their rules say, and taking a
 /// permission away stops the connections that relied on it.
-@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Root.available, Root.reason), .timeLimit(Slowness.minutes(2)))
 struct StateTests {
     @Test func statefulGroupsPassRepliesButNotUnsolicitedReverseTraffic() async throws {
         try await Topology.with("stateful") { t in

@@ -6,7 +6,7 @@ import Testing
 /// filtering, which this development kernel lacks (kernel-notes.md): here the
 /// suite is reported as not run, loudly; inside the VM with Debian's stock
 /// kernel (`integration/vm/run-in-vm`) it runs.
-@Suite(.enabled(if: Root.available && VLANSupport.available, VLANSupport.reason), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Root.available && VLANSupport.available, VLANSupport.reason), .timeLimit(Slowness.minutes(2)))
 struct VLANTests {
     /// Two VLAN networks with the same subnet on two hosts: red (VLAN 100)
     /// lets anyone reach TCP 80, blue (VLAN 200) only ping.

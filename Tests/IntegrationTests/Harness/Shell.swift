@@ -36,7 +36,7 @@ enum Shell {
     static func run(_ argv: [String], stdin: String? = nil, timeout: Duration = .seconds(30)) async throws -> CommandOutput {
         let child = try Child(argv, stdin: stdin)
         let killer = Task {
-            try? await Task.sleep(for: timeout)
+            try? await Task.sleep(for: timeout * Slowness.factor)
             if !Task.isCancelled { child.terminate() }
         }
         let status = await child.exitStatus()
@@ -147,10 +147,11 @@ final class Child: @unchecked Sendable {
         killer.cancel()
     }
 
-    /// Waits until a line of stdout contains `text`, or `timeout` passes.
+    /// Waits until a line of stdout contains `text`, or `timeout` (times
+    /// `Slowness.factor`) passes.
     func waitFor(_ text: String, timeout: Duration) async -> Bool {
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
+        let deadline = clock.now.advanced(by: timeout * Slowness.factor)
         while clock.now < deadline {
             if stdout.contains(text) { return true }
             if !isRunning { return stdout.contains(text) }
@@ -182,4 +183,15 @@ actor Throttle {
     func release() {
         if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
+}
+
+/// How much slower than this machine the suite runs: in the stock-kernel VM
+/// (`integration/vm/run-in-vm`, emulated CPUs) every process start and packet
+/// takes several times longer. `SGI_SLOW=N` stretches every timeout, wait
+/// and time limit of the suite N times; 1 (the default) on real hardware.
+enum Slowness {
+    static let factor: Int = max(1, Int(ProcessInfo.processInfo.environment["SGI_SLOW"] ?? "") ?? 1)
+
+    /// A suite's time limit, in whole minutes as Swift Testing wants them.
+    static func minutes(_ minutes: Int) -> TimeLimitTrait.Duration { .minutes(minutes * factor) }
 }

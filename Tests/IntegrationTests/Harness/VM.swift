@@ -131,13 +131,13 @@ enum Traffic: Sendable, CustomStringConvertible {
     func command(to address: String) -> [String] {
         switch self {
         case .ping:
-            return ["ping", "-n", "-c", "1", "-W", "1", address]
+            return ["ping", "-n", "-c", "1", "-W", "\(Slowness.factor)", address]
         case .pingFrom(let source):
-            return ["ping", "-n", "-c", "1", "-W", "1", "-I", source, address]
+            return ["ping", "-n", "-c", "1", "-W", "\(Slowness.factor)", "-I", source, address]
         case .tcp(let port, let sport):
-            return [Paths.script("probe.py"), "tcp", address, "\(port)"] + (sport.map { ["--sport", "\($0)"] } ?? [])
+            return [Paths.script("probe.py"), "tcp", address, "\(port)", "--timeout", "\(Slowness.factor)"] + (sport.map { ["--sport", "\($0)"] } ?? [])
         case .udp(let port, let sport):
-            return [Paths.script("probe.py"), "udp", address, "\(port)"] + (sport.map { ["--sport", "\($0)"] } ?? [])
+            return [Paths.script("probe.py"), "udp", address, "\(port)", "--timeout", "\(Slowness.factor)"] + (sport.map { ["--sport", "\($0)"] } ?? [])
         }
     }
 }
