@@ -164,12 +164,24 @@ struct HostBuilder {
         for pair in port.allowedAddressPairs {
             addressesByMAC[pair.mac ?? port.mac, default: []].append(IPRange(pair.ip))
         }
+        // Single addresses go to hash sets, prefixes of address pairs to
+        // interval sets: the kernel keeps a concatenated interval set as
+        // pipapo, whose every change copies and rebuilds the whole set (a
+        // port leaving a 2,000-port host took 100 ms); a hash set changes in
+        // constant time, and most ports have no prefixes at all.
         for (mac, ranges) in addressesByMAC {
             sets["allowed_macs", default: []].insert(NFTElement([device, .mac(mac)]))
             let linkLocal = IPRange(IPPrefix(host: .v6(mac.eui64LinkLocal)))
-            for range in IPRange.merged(ranges + [linkLocal]) {
-                sets[range.family == .ipv4 ? "allowed_ipv4" : "allowed_ipv6", default: []]
-                    .insert(NFTElement([device, .mac(mac), .address(range)]))
+            var prefixes: [IPRange] = []
+            for range in ranges + [linkLocal] {
+                if range.lower == range.upper {
+                    sets[Self.allowedSet(range.family), default: []].insert(NFTElement([device, .mac(mac), .address(range)]))
+                } else {
+                    prefixes.append(range)
+                }
+            }
+            for range in IPRange.merged(prefixes) {
+                sets[Self.allowedSet(range.family) + "_prefixes", default: []].insert(NFTElement([device, .mac(mac), .address(range)]))
             }
         }
         let groups = port.securityGroups.sorted()
@@ -179,6 +191,8 @@ struct HostBuilder {
         ]
         return [bridge: sets, inet: dispatch]
     }
+
+    static func allowedSet(_ family: IPFamily) -> String { family == .ipv4 ? "allowed_ipv4" : "allowed_ipv6" }
 
     func bridgeTable(links: LinkState, _ portElements: [[NFTTableID: [String: Set<NFTElement>]]]) -> NFTTable {
         let id = NFTTableID(.bridge, Naming.table)
@@ -206,8 +220,14 @@ struct HostBuilder {
             NFTSet(name: "ingress_marks", key: [.ifname], data: .mark, comment: "filtered port -> 1<<31 | slot", elements: elements["ingress_marks"] ?? []),
             NFTSet(name: "secured_ports", key: [.ifname], comment: "ports with port security", elements: elements["secured_ports"] ?? []),
             NFTSet(name: "allowed_macs", key: [.ifname, .etherAddr], elements: elements["allowed_macs"] ?? []),
-            NFTSet(name: "allowed_ipv4", key: [.ifname, .etherAddr, .ipv4Addr], interval: true, elements: elements["allowed_ipv4"] ?? []),
-            NFTSet(name: "allowed_ipv6", key: [.ifname, .etherAddr, .ipv6Addr], interval: true, elements: elements["allowed_ipv6"] ?? []),
+            NFTSet(name: "allowed_ipv4", key: [.ifname, .etherAddr, .ipv4Addr], elements: elements["allowed_ipv4"] ?? []),
+            NFTSet(name: "allowed_ipv6", key: [.ifname, .etherAddr, .ipv6Addr], elements: elements["allowed_ipv6"] ?? []),
+            NFTSet(
+                name: "allowed_ipv4_prefixes", key: [.ifname, .etherAddr, .ipv4Addr], interval: true, comment: "address pairs that are prefixes",
+                elements: elements["allowed_ipv4_prefixes"] ?? []),
+            NFTSet(
+                name: "allowed_ipv6_prefixes", key: [.ifname, .etherAddr, .ipv6Addr], interval: true, comment: "address pairs that are prefixes",
+                elements: elements["allowed_ipv6_prefixes"] ?? []),
             NFTSet(name: "stateless_macs", key: [.mark, .etherAddr], comment: "zone . MAC of ports in stateless groups", elements: elements["stateless_macs"] ?? []),
         ]
         var prerouting = [
@@ -271,6 +291,7 @@ struct HostBuilder {
         let arp = NFTMatch.compare(.etherType, .equal, .integer(0x0806))
         return NFTChain(name: "port-security-arp", rules: [
             NFTRule([arp, .lookup([.iifname, .arpSenderMAC, .arpSenderIP], .equal, set: "allowed_ipv4")], verdict: .accept),
+            NFTRule([arp, .lookup([.iifname, .arpSenderMAC, .arpSenderIP], .equal, set: "allowed_ipv4_prefixes")], verdict: .accept),
             NFTRule(
                 [arp, .compare(.arpSenderIP, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
                  .lookup([.iifname, .arpSenderMAC], .equal, set: "allowed_macs")],
@@ -285,6 +306,7 @@ struct HostBuilder {
         return NFTChain(name: "port-security-ipv4", rules: [
             NFTRule([udp, .compare(.transportSport, .equal, .integer(67))], statements: [.counter], verdict: .drop, comment: "DHCP server reply"),
             NFTRule([ipv4, .lookup([.iifname, .etherSaddr, .ipSaddr], .equal, set: "allowed_ipv4")], verdict: .accept),
+            NFTRule([ipv4, .lookup([.iifname, .etherSaddr, .ipSaddr], .equal, set: "allowed_ipv4_prefixes")], verdict: .accept),
             NFTRule(
                 [ipv4, .compare(.ipSaddr, .equal, .address(IPRange(IPPrefix(host: .v4(.zero))))),
                  .compare(.ipDaddr, .equal, .address(IPRange(IPPrefix(host: .v4(IPv4Address(rawValue: .max)))))),
@@ -301,6 +323,7 @@ struct HostBuilder {
             NFTRule([.compare(.l4proto, .equal, .integer(17)), .compare(.transportSport, .equal, .integer(547))], statements: [.counter], verdict: .drop, comment: "DHCPv6 server reply"),
             NFTRule([icmpv6, .anyOf(.icmpv6Type, [.integer(134), .integer(137)])], statements: [.counter], verdict: .drop, comment: "router advertisement or redirect"),
             NFTRule([ipv6, .lookup([.iifname, .etherSaddr, .ip6Saddr], .equal, set: "allowed_ipv6")], verdict: .accept),
+            NFTRule([ipv6, .lookup([.iifname, .etherSaddr, .ip6Saddr], .equal, set: "allowed_ipv6_prefixes")], verdict: .accept),
             NFTRule(
                 [ipv6, .compare(.ip6Saddr, .equal, .address(IPRange(IPPrefix(host: .v6(.zero))))), icmpv6,
                  .anyOf(.icmpv6Type, [.integer(131), .integer(135), .integer(143)])],

@@ -82,15 +82,23 @@ import Testing
         policy.ports[0].allowedAddressPairs = [AddressPair(ip: IPPrefix("10.1.0.96/28")!, mac: Fixture.mac(0x99))]
         let table = try Fixture.compile(policy, host: "hv1").bridgeTable
         #expect(table.elements("allowed_macs").contains(#""tap-vm1" . 52:54:00:00:00:99"#))
-        #expect(table.elements("allowed_ipv4").contains(#""tap-vm1" . 52:54:00:00:00:99 . 10.1.0.96/28"#))
-        #expect(!table.elements("allowed_ipv4").contains(#""tap-vm1" . 52:54:00:00:00:01 . 10.1.0.96/28"#))
+        #expect(table.elements("allowed_ipv4_prefixes").contains(#""tap-vm1" . 52:54:00:00:00:99 . 10.1.0.96/28"#))
+        #expect(!table.elements("allowed_ipv4_prefixes").contains(#""tap-vm1" . 52:54:00:00:00:01 . 10.1.0.96/28"#))
     }
 
-    @Test func overlappingAddressPairsAreMergedSoTheIntervalSetAcceptsThem() throws {
+    @Test func prefixesGoToTheIntervalSetMergedAndSingleAddressesToTheHashSet() throws {
         var policy = Fixture.policy
-        policy.ports[0].allowedAddressPairs = [AddressPair(ip: IPPrefix("10.1.0.0/28")!)]  // contains 10.1.0.11
-        let v4 = try Fixture.compile(policy, host: "hv1").bridgeTable.elements("allowed_ipv4")
-        #expect(v4.filter { $0.hasPrefix(#""tap-vm1""#) } == [#""tap-vm1" . 52:54:00:00:00:01 . 10.1.0.0/28"#])
+        policy.ports[0].allowedAddressPairs = [
+            AddressPair(ip: IPPrefix("10.1.0.0/28")!), AddressPair(ip: IPPrefix("10.1.0.8/29")!),  // overlapping
+            AddressPair(ip: IPPrefix("10.1.0.200/32")!),
+        ]
+        let table = try Fixture.compile(policy, host: "hv1").bridgeTable
+        #expect(table.sets["allowed_ipv4"]?.definition.interval == false)
+        #expect(table.sets["allowed_ipv4_prefixes"]?.definition.interval == true)
+        #expect(table.elements("allowed_ipv4_prefixes").filter { $0.hasPrefix(#""tap-vm1""#) } == [#""tap-vm1" . 52:54:00:00:00:01 . 10.1.0.0/28"#])
+        #expect(table.elements("allowed_ipv4").filter { $0.hasPrefix(#""tap-vm1""#) } == [
+            #""tap-vm1" . 52:54:00:00:00:01 . 10.1.0.11"#, #""tap-vm1" . 52:54:00:00:00:01 . 10.1.0.200"#,
+        ])
     }
 
     @Test func spoofingChecksDropEverythingElse() {
