@@ -66,6 +66,7 @@ struct DatapathBench {
             var rrMean = [Samples](repeating: Samples(), count: filters.count)
             var rrP99 = [Samples](repeating: Samples(), count: filters.count)
             for run in 0..<runs {
+                Idle.note()
                 for k in filters.indices {
                     let f = (k + run) % filters.count
                     throughput[f].add(try filters[f].topology.throughput(seconds: seconds))
@@ -108,6 +109,7 @@ struct DatapathBench {
             "sizes": sizes.map(String.init).joined(separator: ","), "runs": String(runs),
             "iperf3 seconds": String(seconds), "request/responses": String(transactions),
             "linear baseline": "Neutron iptables_hybrid layout, iptables-legacy, ipsets for remote groups, measured ports last",
+            "qemu-system seen during the run": Idle.seenText,
         ], rows: rows, targets: checks)
     }
 }
@@ -290,7 +292,7 @@ final class LinearFilter: DatapathFilter {
         // Empty tables first, so the old sets are unreferenced and can go.
         try ns.run(["iptables-legacy-restore"], stdin: "*raw\nCOMMIT\n*filter\nCOMMIT\n")
         try ns.run(["ipset", "destroy"])
-        try ns.run(["ipset", "restore"], stdin: ruleset.ipsets)
+        try ns.run(["ipset", "restore", "-exist"], stdin: ruleset.ipsets)
         try ns.run(["iptables-legacy-restore"], stdin: ruleset.iptables)
         return "\(Format.grouped(ruleset.ruleCount)) rules"
     }

@@ -110,6 +110,7 @@ struct HostApplyBench {
         var operations = [Int](repeating: 0, count: changes.count)
         var diffTimes = [Samples](repeating: Samples(), count: changes.count)
         for run in 0..<runs {
+            Idle.note()
             for (c, change) in changes.enumerated() {
                 let (delta, diffTime) = timed { diff(targets[change.from].state, targets[change.to].state) }
                 operations[c] = delta.operationCount
@@ -155,6 +156,7 @@ struct HostApplyBench {
             "iptables": backends.map(\.command).joined(separator: ","),
             "ours": "\(size.rules) nft rules, \(size.chains) chains, \(size.elements) set elements",
             "neutron": "\(neutronRules) iptables rules (IPv4 only), \(NeutronRuleset.setNames(policy).count) ipsets",
+            "qemu-system seen during the run": Idle.seenText,
         ], rows: rows, targets: checks)
     }
 }
@@ -259,7 +261,7 @@ struct NFTReload: ApplyVariant {
     var name: String { "nft -f, whole ruleset" }
     var note: String? { "delete + recreate both tables, one transaction" }
 
-    func load(_ index: Int) throws { try namespace.run(["nft", "-f", targets[index].nftFile]) }
+    func load(_ index: Int) throws { try namespace.spawn(["nft", "-f", targets[index].nftFile]) }
 
     func change(_ change: HostApplyBench.Change) throws -> Duration {
         try timed { try load(change.to) }.1
@@ -292,7 +294,7 @@ struct IPTablesRestore: ApplyVariant {
     var name: String { "\(backend.command)-restore, Neutron ruleset" }
     var note: String? { "whole raw + filter tables, as Neutron's iptables manager applies" }
 
-    func load(_ index: Int) throws { try namespace.run(["\(backend.command)-restore", targets[index].iptablesFile]) }
+    func load(_ index: Int) throws { try namespace.spawn(["\(backend.command)-restore", targets[index].iptablesFile]) }
 
     func change(_ change: HostApplyBench.Change) throws -> Duration {
         try timed { try load(change.to) }.1
@@ -303,5 +305,5 @@ struct IPTablesRestore: ApplyVariant {
 /// can apply anything faster.
 struct SpawnFloor {
     let namespace: Namespace
-    func measure() throws -> Duration { try timed { try namespace.run(["true"]) }.1 }
+    func measure() throws -> Duration { try timed { try namespace.spawn(["true"]) }.1 }
 }

@@ -13,6 +13,18 @@ enum Idle {
         return false
     }
 
+    /// Whether a qemu-system process was seen at any `note()` of this run.
+    nonisolated(unsafe) static var seen = false
+
+    /// Looks once; called between measurements, so the report can say
+    /// whether the run shared the machine.
+    static func note() {
+        if !seen, qemuRunning() { seen = true }
+        fflush(nil)  // progress reaches a log file as it happens
+    }
+
+    static var seenText: String { seen ? "yes: figures are noisy" : "no" }
+
     static func waitForNoQEMU() {
         guard qemuRunning() else { return }
         print("  waiting until no qemu-system process runs ...")
