@@ -32,6 +32,8 @@ def plot_apply(ax, report):
         xs = [c + (v - (len(variants) - 1) / 2) * width for c in range(len(changes))]
         ax.bar(xs, values, width, label=variant, color=COLOURS[v % len(COLOURS)])
     ax.set_yscale("log")
+    top = max(r["medianMs"] for r in rows)
+    ax.set_ylim(top=top * 30)  # room for the legend above the bars
     ax.set_xticks(range(len(changes)))
     ax.set_xticklabels([c.replace("group membership", "group\nmembership") for c in changes], fontsize=8)
     ax.set_ylabel("median ms (log scale)")
@@ -44,9 +46,11 @@ def plot_apply(ax, report):
 def plot_datapath(ax_tput, ax_rr, report):
     rows = report["rows"]
     variants = list(dict.fromkeys(r["variant"] for r in rows))
+    # Sizes as evenly spaced categories: 0, 1,000 and 10,000 are a decade apart.
+    sizes = sorted({r["otherPorts"] for r in rows})
     for v, variant in enumerate(variants):
         mine = sorted((r for r in rows if r["variant"] == variant), key=lambda r: r["otherPorts"])
-        xs = [r["otherPorts"] for r in mine]
+        xs = [sizes.index(r["otherPorts"]) for r in mine]
         style = dict(label=variant, color=COLOURS[[0, 2, 5, 3][v % 4]], marker="o")
         ax_tput.plot(xs, [r["throughputGbps"] for r in mine], **style)
         ax_rr.plot(xs, [r["rrMeanUs"] for r in mine], **style)
@@ -57,9 +61,13 @@ def plot_datapath(ax_tput, ax_rr, report):
         ax.set_xlabel("other ports loaded on the host")
         ax.set_ylabel(label)
         ax.set_title(title, fontsize=10)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-    ax_rr.legend(fontsize=7)
+        ax.set_xticks(range(len(sizes)))
+        ax.set_xticklabels([f"{n:,}" for n in sizes])
+        ax.grid(alpha=0.3, which="both")
+    ax_tput.set_ylim(bottom=0)
+    ax_rr.set_yscale("log")
+    ax_rr.set_ylabel("request/response mean µs (log scale)")
+    ax_tput.legend(fontsize=7)
 
 
 def main():

@@ -3,12 +3,13 @@
 Debian main): one connection, one byte each way per transaction, Nagle off.
 
     tcp-rr.py server --port 7000                  # serves connections one after another
-    tcp-rr.py client --host 10.250.0.12 --port 7000 --count 20000
+    tcp-rr.py client --host 10.250.0.12 --port 7000 --count 20000 --seconds 3
     tcp-rr.py probe --host 10.250.0.12 --port 7001   # prints open, refused or timeout (1 s)
 
 The client prints JSON: transactions, mean/p50/p99/max latency in microseconds
 and transactions per second. The first 10% of transactions warm up and are not
-counted. sgbench runs it inside network namespaces for its datapath benchmark.
+counted; it stops after --count transactions or --seconds, whichever comes
+first (a slow path would otherwise take minutes). sgbench runs it inside network namespaces for its datapath benchmark.
 """
 import argparse
 import json
@@ -33,14 +34,17 @@ def serve(port):
                 conn.sendall(data)
 
 
-def client(host, port, count):
+def client(host, port, count, seconds):
     conn = socket.create_connection((host, port), timeout=5)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     warmup = count // 10
     samples = []
     clock = time.perf_counter_ns
     send, recv = conn.sendall, conn.recv
+    deadline = clock() + int(seconds * 1e9)
     for i in range(warmup + count):
+        if i > warmup and clock() > deadline:
+            break
         start = clock()
         send(b"x")
         if not recv(1):
@@ -49,6 +53,7 @@ def client(host, port, count):
             samples.append(clock() - start)
     conn.close()
     samples.sort()
+    count = len(samples)
     total = sum(samples)
     pick = lambda p: samples[min(len(samples) - 1, max(0, -(-len(samples) * p // 100) - 1))]
     print(json.dumps({
@@ -78,11 +83,12 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7000)
     parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     if args.mode == "server":
         serve(args.port)
     elif args.mode == "client":
-        client(args.host, args.port, args.count)
+        client(args.host, args.port, args.count, args.seconds)
     else:
         probe(args.host, args.port)
 
