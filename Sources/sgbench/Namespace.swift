@@ -163,6 +163,7 @@ enum Spawn {
     static func run(_ arguments: [String]) throws {
         let program = try resolve(arguments[0])
         let errorFile = "/tmp/sgbench-stderr-\(getpid())"
+        defer { unlink(errorFile) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
