@@ -74,32 +74,3 @@ struct KernelBench {
         return count.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? policy.hosts[0].name
     }
 }
-
-/// A network namespace for the benchmark's lifetime.
-final class Namespace {
-    let name: String
-
-    init(_ label: String) throws {
-        name = "\(label)-\(getpid())"
-        try Self.shell(["ip", "netns", "add", name])
-    }
-
-    deinit { try? Self.shell(["ip", "netns", "delete", name]) }
-
-    func nft(stdin: String) throws {
-        try Self.shell(["ip", "netns", "exec", name, "nft", "-f", "-"], stdin: stdin)
-    }
-
-    static func shell(_ arguments: [String], stdin: String? = nil) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("\(arguments.joined(separator: " ")) failed") }
-    }
-}

@@ -8,8 +8,12 @@ import SyntheticCloud
 struct SGBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sgbench",
-        abstract: "Measures decoding and compiling a synthetic cloud's policy.",
-        discussion: "Build with -c release; debug builds are many times slower.")
+        abstract: "Measures decoding and compiling a synthetic cloud's policy, and (root) applying it and its datapath.",
+        discussion: """
+            Build with -c release; debug builds are many times slower. With --apply-bench or --datapath \
+            only those run (add --kernel to run the compile figures too); both need root, iptables, ipset, \
+            iperf3 and python3, and work in throwaway network namespaces named sgbench-*.
+            """)
 
     @Option(help: "Hypervisors.") var hosts = CloudShape.large.hosts
     @Option(help: "Ports (VM NICs).") var ports = CloudShape.large.ports
@@ -31,6 +35,24 @@ struct SGBench: ParsableCommand {
     @Option(help: "Changes per kind timed through the controller.") var controllerSamples = 200
     @Option(help: "Of those, changes per kind also done the naive way (each compiles every host).") var naiveSamples = 3
 
+    @Flag(help: "Host kernel apply: one port's change on a host with --apply-ports ports; ours vs nft -f vs iptables-restore (root).")
+    var applyBench = false
+    @Option(help: "Ports on the host of --apply-bench.") var applyPorts = 2000
+    @Option(help: "Times each change is made per variant in --apply-bench.") var applyRuns = 20
+    @Option(help: "iptables backends of --apply-bench, comma-separated: legacy, nft.")
+    var iptables = "legacy,nft"
+    @Option(help: "Where --apply-bench writes its JSON.") var applyJson = "bench-results/apply.json"
+
+    @Flag(help: "Datapath: throughput and request/response latency between two VMs; ours vs linear iptables vs none (root).")
+    var datapath = false
+    @Option(help: "Other ports loaded beside the two VMs, comma-separated.") var datapathSizes = "0,1000,10000"
+    @Option(help: "Runs per size and variant in --datapath (median is reported).") var datapathRuns = 3
+    @Option(help: "Seconds of each iperf3 run.") var datapathSeconds = 5
+    @Option(help: "Request/responses of each latency run.") var datapathTransactions = 20_000
+    @Option(help: "Where --datapath writes its JSON.") var datapathJson = "bench-results/datapath.json"
+    @Flag(help: "Before --apply-bench/--datapath, wait until no qemu-system process runs (a shared machine).")
+    var waitForIdle = false
+
     static let allHostsTarget = Duration.seconds(2)
     static let oneHostTarget = Duration.milliseconds(20)
 
@@ -47,9 +69,51 @@ struct SGBench: ParsableCommand {
         guard sampleHosts > 0, workers > 0, runs > 0 else {
             throw ValidationError("--sample-hosts, --workers and --runs must be positive")
         }
+        guard applyPorts >= 2, applyRuns > 0, datapathRuns > 0, datapathSeconds >= 2, datapathTransactions > 0 else {
+            throw ValidationError("--apply-ports needs at least 2; runs, seconds (≥ 2) and transactions must be positive")
+        }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }), sizes.count == datapathSizes.split(separator: ",").count else {
+            throw ValidationError("--datapath-sizes: comma-separated counts, e.g. 0,1000,10000")
+        }
+        guard !backends.isEmpty, backends.count == iptables.split(separator: ",").count else {
+            throw ValidationError("--iptables: comma-separated, of legacy and nft")
+        }
     }
 
+    var sizes: [Int] { datapathSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var backends: [IPTablesBackend] { iptables.split(separator: ",").compactMap { IPTablesBackend(rawValue: String($0)) } }
+
     func run() throws {
+        if !applyBench && !datapath || kernel { try runCompile() }
+        guard applyBench || datapath else { return }
+        guard geteuid() == 0 else { throw BenchError("--apply-bench and --datapath need root (network namespaces)") }
+        NamespaceRegistry.shared.installCleanup()
+        Namespace.removeStale()
+        if waitForIdle { Idle.waitForNoQEMU() } else { Idle.warnIfQEMU() }
+        if applyBench {
+            let report = try HostApplyBench(ports: applyPorts, runs: applyRuns, backends: backends).run()
+            try report.write(to: applyJson)
+            print("\nwrote \(applyJson)")
+        }
+        if datapath {
+            let report = try DatapathBench(
+                sizes: sizes, runs: datapathRuns, seconds: datapathSeconds, transactions: datapathTransactions,
+                rrScript: Self.script("tcp-rr.py")
+            ).run()
+            try report.write(to: datapathJson)
+            print("\nwrote \(datapathJson)")
+        }
+    }
+
+    /// A script of the repository's `scripts/` folder, found from this source
+    /// file (a checkout) or the working directory.
+    static func script(_ name: String) -> String {
+        let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/\(name)").path
+        return FileManager.default.fileExists(atPath: fromSource) ? fromSource : "scripts/\(name)"
+    }
+
+    func runCompile() throws {
         print("sgbench: \(shape)")
         var results: [Measurement] = []
         func record(_ measurement: Measurement) {
