@@ -215,11 +215,7 @@ struct ControllerReport: Codable {
     var rows: [ControllerBench.Row]
 
     func write(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: url)
+        try writeJSON(self, to: path)
         print("wrote \(path)")
     }
 }

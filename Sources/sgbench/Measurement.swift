@@ -74,11 +74,14 @@ struct BenchReport: Codable, Sendable {
         self.allTargetsMet = measurements.allSatisfy { $0.passed ?? true }
     }
 
-    func write(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: url)
-    }
+    func write(to path: String) throws { try writeJSON(self, to: path) }
+}
+
+/// Writes a report as pretty, key-sorted JSON, creating its folder.
+func writeJSON(_ value: some Encodable, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: url)
 }

@@ -40,13 +40,7 @@ struct KernelReport<Row: Codable>: Codable {
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
     }
 
-    func write(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: url)
-    }
+    func write(to path: String) throws { try writeJSON(self, to: path) }
 }
 
 /// A target the issue states, and whether this run met it.

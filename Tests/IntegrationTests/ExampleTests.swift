@@ -82,6 +82,9 @@ enum Example {
     /// got through did so: that result is never retried away.
     static let firstTimeout = 0.5 * Double(Slowness.factor)
     static let retryTimeout = 3.0 * Double(Slowness.factor)
+    /// Under emulation a lone UDP datagram is now and then lost (one probe
+    /// in a few hundred, seen in the stock-kernel VM): one more try there.
+    static let retries = Slowness.factor > 1 ? 2 : 1
     /// How many pairs on different networks to probe, at most.
     static let crossNetworkSample = 24
 
@@ -276,7 +279,7 @@ extension Example {
                     group.addTask {
                         await Example.probeSlots.acquire()
                         var attempt = await self.attempt(check, timeout: Example.firstTimeout)
-                        if !attempt.passed && check.expected.passes {
+                        for _ in 0..<Example.retries where !attempt.passed && check.expected.passes {
                             attempt = await self.attempt(check, timeout: Example.retryTimeout)
                         }
                         await Example.probeSlots.release()

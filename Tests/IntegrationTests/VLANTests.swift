@@ -9,7 +9,8 @@ import Testing
 @Suite(.enabled(if: Root.available && VLANSupport.available, VLANSupport.reason), .timeLimit(Slowness.minutes(2)))
 struct VLANTests {
     /// Two VLAN networks with the same subnet on two hosts: red (VLAN 100)
-    /// lets anyone reach TCP 80, blue (VLAN 200) only ping.
+    /// lets anyone reach TCP 80 and ping over IPv4, blue (VLAN 200) only
+    /// ping, over both families.
     struct Cloud {
         let hv1: Host, hv2: Host
         let red1: VM, red2: VM, blue1: VM, blue2: VM
@@ -30,7 +31,7 @@ struct VLANTests {
         policy.host(hv1)
         policy.host(hv2)
         policy.group("web", [Rule.ingress(["protocol": "tcp", "ports": "80"]), Rule.ingress(["protocol": "icmp"]), Rule.egress()])
-        policy.group("pingable", [Rule.ingress(["protocol": "icmp"]), Rule.egress()])
+        policy.group("pingable", [Rule.ingress(["protocol": "icmp"]), Rule.ingress(["protocol": "icmpv6"]), Rule.egress()])
         policy.port(red1, groups: ["web"])
         policy.port(red2, groups: ["web"])
         policy.port(blue1, groups: ["pingable"])
