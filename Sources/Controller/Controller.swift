@@ -15,14 +15,16 @@ public struct ChangeResult: Hashable, Sendable {
 /// validated policy and every host's desired state, takes changes, and
 /// returns the per-host deltas of exactly the hosts a change affects.
 ///
-/// A change costs what it touches, not the size of the cloud. Hosts whose
-/// own ports, groups' rules, networks or uplink changed are compiled again
-/// (a host compile reuses the group chains and address sets the index keeps
-/// for the whole cloud); hosts that only hold the address set of a group
-/// whose members changed get those set elements and nothing else. Hosts
-/// that share a VXLAN network with a host that joined or left it, or whose
-/// VTEP changed, are compiled again too: their tunnels and the tunnel
-/// device's entry in the bridge table change.
+/// A change costs what it touches, not the size of the cloud. One port's
+/// change is patched into its host's state (`PortPatch`); hosts that only
+/// hold the address set of a group whose members changed get those set
+/// elements, and hosts with members of a group whose rules alone changed get
+/// that group's chains, and nothing else. Everything else that changes a
+/// host compiles it again (reusing the group chains and address sets the
+/// index keeps for the whole cloud): several port changes on one host, a
+/// group's kind or remote groups, a network or host, and the hosts that
+/// share a VXLAN network with a host that joined or left it (their tunnels
+/// and the tunnel device's entry in the bridge table change).
 public final class Controller {
     public private(set) var index: PolicyIndex
     private var states: [String: HostState]
