@@ -106,22 +106,30 @@ struct HostBuilder {
 
     // MARK: - links
 
+    /// Where a port's device goes: its network's bridge, with the VLAN as
+    /// PVID on the VLAN-aware one.
+    func bridgePort(for port: Port) -> BridgePort {
+        let network = index.networks[port.network]!
+        switch network.segment {
+        case .vlan(let id): return BridgePort(bridge: Naming.vlanBridge, pvid: id)
+        case .vxlan: return BridgePort(bridge: bridgeName(network))
+        }
+    }
+
     func buildLinks() -> LinkState {
         var links = LinkState()
         var trunkVLANs = Set<UInt16>()
-        for port in ports {
-            let network = index.networks[port.network]!
+        for port in ports { links.ports[port.device] = bridgePort(for: port) }
+        for name in Set(ports.map(\.network)) {
+            let network = index.networks[name]!
+            let bridge = bridgeName(network)
             switch network.segment {
             case .vlan(let id):
-                links.bridges[Naming.vlanBridge] = Bridge(name: Naming.vlanBridge, vlanFiltering: true)
-                links.ports[port.device] = BridgePort(bridge: Naming.vlanBridge, pvid: id)
+                links.bridges[bridge] = Bridge(name: bridge, vlanFiltering: true)
                 trunkVLANs.insert(id)
             case .vxlan(let vni):
-                let bridge = Naming.bridge(vni: vni)
                 links.bridges[bridge] = Bridge(name: bridge, vlanFiltering: false)
-                links.ports[port.device] = BridgePort(bridge: bridge)
-                let remotes = index.hosts(onNetwork: network.name).subtracting([host.name])
-                    .compactMap { index.hosts[$0]?.vtep }
+                let remotes = index.hosts(onNetwork: name).subtracting([host.name]).compactMap { index.hosts[$0]?.vtep }
                 // A network with ports on this host only needs no tunnel.
                 if !remotes.isEmpty {
                     let device = Naming.vxlanDevice(vni: vni)

@@ -94,7 +94,7 @@ public struct PortPatch: Sendable {
         }
 
         if let old, new == nil { state.links.ports[old.device] = nil }
-        if let new, old == nil { state.links.ports[new.device] = builder.buildLinks().ports[new.device] }
+        if let new, old == nil { state.links.ports[new.device] = builder.bridgePort(for: new) }
         return state
     }
 }
