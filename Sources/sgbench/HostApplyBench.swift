@@ -95,8 +95,8 @@ struct HostApplyBench {
 
         // Variants, each in its own namespace, all loaded with state 0.
         var variants: [any ApplyVariant] = [
-            try OursBatch(namespace: try Namespace("apply-ours"), targets: targets),
-            try OursReadDiffBatch(namespace: try Namespace("apply-read"), targets: targets),
+            try OursNetlink(namespace: try Namespace("apply-ours"), targets: targets, readsBack: false),
+            try OursNetlink(namespace: try Namespace("apply-read"), targets: targets, readsBack: true),
             NFTReload(namespace: try Namespace("apply-nft"), targets: targets),
         ]
         for backend in backends {
@@ -199,43 +199,22 @@ protocol ApplyVariant {
     func change(_ change: HostApplyBench.Change) throws -> Duration
 }
 
-/// Ours: the batch of the delta between the compiled states, over a
-/// netlink socket opened once in the namespace (as the daemon keeps one).
-final class OursBatch: ApplyVariant {
+/// Ours, over a netlink socket opened once in the namespace (as the daemon
+/// keeps one): either just the batch of the delta between the compiled
+/// states, or as `sgctl apply` does it without links: read both tables
+/// back, diff against the desired state, one batch.
+final class OursNetlink: ApplyVariant {
     let namespace: Namespace
     let targets: [HostApplyBench.Target]
     let nft: NFTConnection
-    var name: String { "ours: netlink batch of the delta" }
-    var note: String? { nil }
+    let readsBack: Bool
+    var name: String { readsBack ? "ours: read back + diff + batch" : "ours: netlink batch of the delta" }
+    var note: String? { readsBack ? "what sgctl apply does (minus compile and links)" : nil }
 
-    init(namespace: Namespace, targets: [HostApplyBench.Target]) throws {
+    init(namespace: Namespace, targets: [HostApplyBench.Target], readsBack: Bool) throws {
         self.namespace = namespace
         self.targets = targets
-        nft = try NetworkNamespace.run(path: namespace.path) { try NFTConnection() }
-    }
-
-    func load(_ index: Int) throws { try nft.apply(diff(HostState(), targets[index].state).nft) }
-
-    func change(_ change: HostApplyBench.Change) throws -> Duration {
-        let from = targets[change.from].state
-        let delta = diff(from, targets[change.to].state)
-        let definitions = NFTConnection.definitions(of: Array(from.tables.values))
-        return try timed { try nft.apply(delta.nft, definitions: definitions) }.1
-    }
-}
-
-/// Ours as `sgctl apply` does it without links: read both tables back,
-/// diff against the desired state, one batch.
-final class OursReadDiffBatch: ApplyVariant {
-    let namespace: Namespace
-    let targets: [HostApplyBench.Target]
-    let nft: NFTConnection
-    var name: String { "ours: read back + diff + batch" }
-    var note: String? { "what sgctl apply does (minus compile and links)" }
-
-    init(namespace: Namespace, targets: [HostApplyBench.Target]) throws {
-        self.namespace = namespace
-        self.targets = targets
+        self.readsBack = readsBack
         nft = try NetworkNamespace.run(path: namespace.path) { try NFTConnection() }
     }
 
@@ -243,6 +222,12 @@ final class OursReadDiffBatch: ApplyVariant {
 
     func change(_ change: HostApplyBench.Change) throws -> Duration {
         let desired = targets[change.to].state
+        guard readsBack else {
+            let from = targets[change.from].state
+            let delta = diff(from, desired)
+            let definitions = NFTConnection.definitions(of: Array(from.tables.values))
+            return try timed { try nft.apply(delta.nft, definitions: definitions) }.1
+        }
         let ids = Array(desired.tables.keys)
         return try timed {
             let current = try nft.read(ids)
