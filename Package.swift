@@ -7,7 +7,8 @@ import PackageDescription
 //   HostModel      HostState, HostDelta, diff, nft text renderer         (pure Swift)
 //   PolicyCompiler Policy -> HostState of one host                        (pure Swift)
 //   Controller     changes -> per-host deltas of only the affected hosts  (pure Swift)
-//   sgctl, sgbench thin executables
+//   Enforcer       keeps one host's kernel in its desired state (sources, link events, drift)
+//   sgctl, sgd, sgbench thin executables
 // No pure target may depend on a C system library; the kernel layer comes later
 // as its own module.
 let package = Package(
@@ -20,13 +21,21 @@ let package = Package(
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Controller", targets: ["Controller"]),
         .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "Enforcer", targets: ["Enforcer"]),
         .executable(name: "sgctl", targets: ["sgctl"]),
+        .executable(name: "sgd", targets: ["sgd"]),
         .executable(name: "sgbench", targets: ["sgbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         .target(name: "PolicyModel"),
@@ -39,9 +48,24 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
-        .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "Dataplane", "Netlink",
+        .target(name: "Enforcer", dependencies: [
+            "Dataplane", "Netlink", "HostModel", "PolicyModel", "PolicyYAML", "PolicyCompiler",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
+        .executableTarget(name: "sgd", dependencies: [
+            "Enforcer", "Dataplane", "Netlink", "HostModel", "PolicyModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        .executableTarget(name: "sgctl", dependencies: [
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "Dataplane", "Netlink", "Enforcer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .executableTarget(name: "sgbench", dependencies: [
             "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud", "Netlink", "Controller",
@@ -62,6 +86,7 @@ let package = Package(
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
+        .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "IntegrationTests"),
     ]
 )

@@ -10,6 +10,8 @@ public struct Plan: Hashable, Sendable, Codable {
     /// is missing (a VM whose tap doesn't exist yet, an absent uplink). Their
     /// filtering is in place already; a later apply attaches them.
     public var pending: [String]
+    /// The devices of the ports among `pending`.
+    public var pendingPorts: [String]
     /// Conntrack zones whose entries are deleted after the batch, because
     /// the change takes away something that was allowed: established
     /// connections there are checked against the new rules on their next packet.
@@ -19,11 +21,12 @@ public struct Plan: Hashable, Sendable, Codable {
 
     public var isEmpty: Bool { delta.isEmpty }
 
-    enum CodingKeys: String, CodingKey { case delta, pending, conntrackZones }
+    enum CodingKeys: String, CodingKey { case delta, pending, pendingPorts, conntrackZones }
 
-    init(delta: HostDelta, pending: [String], conntrackZones: [UInt16], observedPorts: [String: BridgePort]) {
+    init(delta: HostDelta, pending: [String], pendingPorts: [String], conntrackZones: [UInt16], observedPorts: [String: BridgePort]) {
         self.delta = delta
         self.pending = pending
+        self.pendingPorts = pendingPorts
         self.conntrackZones = conntrackZones
         self.observedPorts = observedPorts
     }
@@ -32,6 +35,7 @@ public struct Plan: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         delta = try c.decode(HostDelta.self, forKey: .delta)
         pending = try c.decode([String].self, forKey: .pending)
+        pendingPorts = try c.decode([String].self, forKey: .pendingPorts)
         conntrackZones = try c.decode([UInt16].self, forKey: .conntrackZones)
         observedPorts = [:]
     }
@@ -40,6 +44,7 @@ public struct Plan: Hashable, Sendable, Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(delta, forKey: .delta)
         try c.encode(pending, forKey: .pending)
+        try c.encode(pendingPorts, forKey: .pendingPorts)
         try c.encode(conntrackZones, forKey: .conntrackZones)
     }
 }
@@ -91,8 +96,10 @@ public final class Dataplane {
 
         var reachable = desired
         var pending: [String] = []
+        var pendingPorts: [String] = []
         for device in desired.links.ports.keys.sorted() where try !kernel.deviceExists(device) {
             reachable.links.ports[device] = nil
+            pendingPorts.append(device)
             pending.append("port device \(device) does not exist yet")
         }
         for uplink in desired.links.trunks.keys.sorted() where try !kernel.deviceExists(uplink) {
@@ -109,7 +116,7 @@ public final class Dataplane {
         let observed = try observe(uplinks: Set(desired.links.trunks.keys))
         let delta = diff(observed, reachable)
         return Plan(
-            delta: delta, pending: pending, conntrackZones: Self.revokedZones(delta, observed: observed, desired: desired),
+            delta: delta, pending: pending, pendingPorts: pendingPorts, conntrackZones: Self.revokedZones(delta, observed: observed, desired: desired),
             observedPorts: observed.links.ports)
     }
 

@@ -4,8 +4,10 @@ import PolicyModel
 /// An in-memory kernel for tests above the netlink layer: it keeps a
 /// HostState, applies operations with the kernel's rules (via
 /// `HostState.applying`), records every call in order, and can be told to
-/// fail.
-public final class MemoryKernel: Kernel {
+/// fail. It is `@unchecked Sendable` so a test can look at it while an
+/// enforcer owns the dataplane around it; tests touch it only while the
+/// enforcer is idle (after awaiting it).
+public final class MemoryKernel: Kernel, @unchecked Sendable {
     public var state: HostState
     /// Devices that exist besides the ones the project creates (VM taps, uplinks).
     public var devices: Set<String>

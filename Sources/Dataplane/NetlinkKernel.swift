@@ -34,7 +34,7 @@ public final class NetlinkKernel: Kernel {
     }
 
     public func readLinks(trunkDevices: Set<String>) throws -> LinkState {
-        try links.read(bridgePrefix: Naming.bridgePrefix, vxlanPrefix: "sgvx-", trunkDevices: trunkDevices)
+        try links.read(bridgePrefix: Naming.bridgePrefix, vxlanPrefix: Naming.vxlanPrefix, trunkDevices: trunkDevices)
     }
 
     public func applyLink(_ operation: LinkOperation) throws { try links.apply(operation) }

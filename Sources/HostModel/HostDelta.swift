@@ -59,3 +59,55 @@ public struct HostDelta: Hashable, Sendable, Codable {
             }
     }
 }
+
+extension HostDelta {
+    /// The delta's operations by kind (`add_elements`, `replace_rules`,
+    /// `attach_port`, ...), counted as `operationCount` counts them: each
+    /// element one. For metrics and summaries.
+    public var operationsByKind: [String: Int] {
+        var counts: [String: Int] = [:]
+        for op in links { counts[op.kind, default: 0] += 1 }
+        for op in nft {
+            switch op {
+            case .addElements(_, _, let e), .deleteElements(_, _, let e): counts[op.kind, default: 0] += e.count
+            default: counts[op.kind, default: 0] += 1
+            }
+        }
+        return counts
+    }
+}
+
+extension NFTOperation {
+    public var kind: String {
+        switch self {
+        case .addTable: "add_table"
+        case .deleteTable: "delete_table"
+        case .addSet: "add_set"
+        case .deleteSet: "delete_set"
+        case .addElements: "add_elements"
+        case .deleteElements: "delete_elements"
+        case .addChain: "add_chain"
+        case .deleteChain: "delete_chain"
+        case .replaceRules: "replace_rules"
+        }
+    }
+}
+
+extension LinkOperation {
+    public var kind: String {
+        switch self {
+        case .addBridge: "add_bridge"
+        case .deleteBridge: "delete_bridge"
+        case .addVXLAN: "add_vxlan"
+        case .deleteVXLAN: "delete_vxlan"
+        case .addFlood: "add_flood"
+        case .deleteFlood: "delete_flood"
+        case .attachPort: "attach_port"
+        case .detachPort: "detach_port"
+        case .attachTrunk: "attach_trunk"
+        case .detachTrunk: "detach_trunk"
+        case .addTrunkVLANs: "add_trunk_vlans"
+        case .deleteTrunkVLANs: "delete_trunk_vlans"
+        }
+    }
+}

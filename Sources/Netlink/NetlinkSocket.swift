@@ -22,7 +22,9 @@ final class NetlinkSocket {
     private var nextSequence: UInt32
     private let bus: Int32
 
-    init(bus: Int32) throws(NetlinkError) {
+    /// `groups` subscribes to multicast groups (RTMGRP_LINK for link
+    /// events); `receiveTimeout` bounds every wait for a reply.
+    init(bus: Int32, groups: UInt32 = 0, receiveTimeout: Int = 10) throws(NetlinkError) {
         guard let handle = mnl_socket_open(bus) else {
             throw NetlinkError(operation: "open netlink socket", errno: Glibc.errno)
         }
@@ -33,7 +35,7 @@ final class NetlinkSocket {
         // the echoed request, which we don't need (we match by sequence).
         _ = mnl_socket_setsockopt(handle, NETLINK_EXT_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
         _ = mnl_socket_setsockopt(handle, NETLINK_CAP_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
-        guard mnl_socket_bind(handle, 0, pid_t(MNL_SOCKET_AUTOPID)) >= 0 else {
+        guard mnl_socket_bind(handle, groups, pid_t(MNL_SOCKET_AUTOPID)) >= 0 else {
             let error = Glibc.errno
             mnl_socket_close(handle)
             throw NetlinkError(operation: "bind netlink socket", errno: error)
@@ -41,7 +43,7 @@ final class NetlinkSocket {
         portID = mnl_socket_get_portid(handle)
         nextSequence = UInt32(truncatingIfNeeded: time(nil))
         // A reply that doesn't come must not hang the caller forever.
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(mnl_socket_get_fd(handle), SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -76,6 +78,30 @@ final class NetlinkSocket {
     func send(_ bytes: UnsafeRawBufferPointer, what: String) throws(NetlinkError) {
         let sent = mnl_socket_sendto(handle, bytes.baseAddress, bytes.count)
         if sent < 0 { throw NetlinkError(operation: what, errno: Glibc.errno) }
+    }
+
+    /// Waits up to the receive timeout for the next datagram and hands each
+    /// message in it to `onMessage`, whoever sent it (multicast notifications
+    /// carry the port ID of the process whose request caused them). Returns
+    /// false on a timeout; throws on errors, ENOBUFS included (the kernel
+    /// dropped notifications because the socket's buffer was full).
+    func receiveNotifications(_ onMessage: (UnsafePointer<nlmsghdr>) -> Void) throws(NetlinkError) -> Bool {
+        let size = max(sg_mnl_socket_buffer_size(), 1 << 16)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        let received = mnl_socket_recvfrom(handle, buffer, size)
+        if received < 0 {
+            let error = Glibc.errno
+            if error == EAGAIN || error == EINTR { return false }
+            throw NetlinkError(operation: "receive notifications", errno: error)
+        }
+        var remaining = Int32(received)
+        var message = buffer.assumingMemoryBound(to: nlmsghdr.self)
+        while mnl_nlmsg_ok(message, remaining) {
+            onMessage(UnsafePointer(message))
+            message = mnl_nlmsg_next(message, &remaining)
+        }
+        return true
     }
 
     /// Reads replies until `isDone` says so, handing data messages to

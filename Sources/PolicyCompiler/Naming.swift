@@ -12,9 +12,11 @@ public enum Naming {
     public static let bridgePrefix = "sgbr-"
     /// The VLAN-aware bridge that carries all VLAN networks of a host.
     public static let vlanBridge = "sgbr-vlan"
+    /// Every VXLAN device the project owns starts with this prefix.
+    public static let vxlanPrefix = "sgvx-"
 
     public static func bridge(vni: UInt32) -> String { "sgbr-\(vni)" }
-    public static func vxlanDevice(vni: UInt32) -> String { "sgvx-\(vni)" }
+    public static func vxlanDevice(vni: UInt32) -> String { "\(vxlanPrefix)\(vni)" }
 
     /// Group chains hold one security group's rules for one direction.
     public static func groupChain(_ group: String, _ direction: Direction) -> String {

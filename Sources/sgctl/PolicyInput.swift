@@ -25,16 +25,8 @@ struct PolicyInput: ParsableArguments {
             printError("sgctl: can't read \(policy == "-" ? "standard input" : policy): \(error.localizedDescription)")
             throw ExitStatus.unreadable
         }
-        let result: Result<Policy, PolicyError>
-        if resolvedFormat(bytes) == .yaml {
-            do {
-                result = PolicyDecoder.decode(try YAMLReader.parse(String(decoding: bytes, as: UTF8.self)))
-            } catch {
-                result = .failure(PolicyError([Diagnostic(path: "", message: "invalid YAML: \(error)")]))
-            }
-        } else {
-            result = PolicyDecoder.decode(json: bytes)
-        }
+        let syntax = PolicyFile.Syntax(rawValue: format.rawValue) ?? .auto
+        let result = PolicyFile.decode(bytes, name: policy == "-" ? "" : policy, syntax: syntax)
         switch result {
         case .success(let policy):
             return policy
@@ -49,15 +41,6 @@ struct PolicyInput: ParsableArguments {
             return Array(FileHandle.standardInput.readDataToEndOfFile())
         }
         return Array(try Data(contentsOf: URL(fileURLWithPath: policy)))
-    }
-
-    private func resolvedFormat(_ bytes: [UInt8]) -> PolicyFormat {
-        if format != .auto { return format }
-        let lower = policy.lowercased()
-        if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") { return .yaml }
-        if lower.hasSuffix(".json") { return .json }
-        let first = bytes.first { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }
-        return first == UInt8(ascii: "{") || first == nil ? .json : .yaml
     }
 }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct SGCtl: ParsableCommand {
+struct SGCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sgctl",
         abstract: "Compile and check security-group and tenant-isolation policies for Linux hypervisor hosts.",
@@ -18,7 +18,7 @@ struct SGCtl: ParsableCommand {
               64  wrong command-line usage
             """,
         version: "0.1.0",
-        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self]
+        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self, Status.self]
     )
 }
 

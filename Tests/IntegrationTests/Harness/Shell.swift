@@ -156,14 +156,23 @@ final class Child: @unchecked Sendable {
     /// Waits until a line of stdout contains `text`, or `timeout` (times
     /// `Slowness.factor`) passes.
     func waitFor(_ text: String, timeout: Duration) async -> Bool {
+        await wait(until: { $0.stdout.contains(text) }, timeout: timeout)
+    }
+
+    /// The same for stderr (where daemons log).
+    func waitForStderr(_ text: String, timeout: Duration) async -> Bool {
+        await wait(until: { $0.stderr.contains(text) }, timeout: timeout)
+    }
+
+    private func wait(until condition: (Child) -> Bool, timeout: Duration) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout * Slowness.factor)
         while clock.now < deadline {
-            if stdout.contains(text) { return true }
-            if !isRunning { return stdout.contains(text) }
-            try? await Task.sleep(for: .milliseconds(50))
+            if condition(self) { return true }
+            if !isRunning { return condition(self) }
+            try? await Task.sleep(for: .milliseconds(5))
         }
-        return stdout.contains(text)
+        return condition(self)
     }
 }
 

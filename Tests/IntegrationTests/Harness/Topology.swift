@@ -34,6 +34,7 @@ enum Paths {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     /// The built binary under test; the tests build nothing themselves.
     static let sgctl = packageRoot.appendingPathComponent(".build/debug/sgctl").path
+    static let sgd = packageRoot.appendingPathComponent(".build/debug/sgd").path
     static let scripts = packageRoot.appendingPathComponent("integration/scripts")
     static func script(_ name: String) -> String { scripts.appendingPathComponent(name).path }
     /// Host state of failed scenarios is written here for the bug report.
@@ -210,8 +211,8 @@ enum Preflight {
         if let scapy = try? await Shell.run(["python3", "-c", "import scapy.all"]), !scapy.succeeded {
             return "python3 can't import scapy (apt-get install python3-scapy): \(scapy.stderr)"
         }
-        guard FileManager.default.isExecutableFile(atPath: Paths.sgctl) else {
-            return "\(Paths.sgctl) is missing: build first (swift build --build-tests)"
+        for binary in [Paths.sgctl, Paths.sgd] where !FileManager.default.isExecutableFile(atPath: binary) {
+            return "\(binary) is missing: build first (swift build --build-tests)"
         }
         if !FileManager.default.fileExists(atPath: "/proc/sys/net/bridge") {
             // The only change outside the test namespaces the tests make.

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// `sgd` running in a host namespace with a policy file as its source.
+/// Its HTTP endpoints are on the namespace's own loopback, so every host
+/// uses the default port.
+struct Daemon: Sendable {
+    let host: Host
+    let policyFile: URL
+    let arguments: [String]
+    let child: Child
+
+    /// Writes `policy` and starts `sgd --source file:... --host NAME`.
+    static func start(on host: Host, policy: PolicyDoc, driftInterval: Int = 2, extra: [String] = []) async throws -> Daemon {
+        let file = host.topology.workDirectory.appendingPathComponent("sgd-\(host.name).json")
+        try policy.json.write(to: file, atomically: true, encoding: .utf8)
+        let arguments = [
+            Paths.sgd, "--source", "file:\(file.path)", "--host", host.name, "--drift-interval", "\(driftInterval * Slowness.factor)",
+        ] + extra
+        return try Daemon(host: host, policyFile: file, arguments: arguments, child: Self.launch(host, arguments))
+    }
+
+    private static func launch(_ host: Host, _ arguments: [String]) throws -> Child {
+        try host.topology.start(["ip", "netns", "exec", host.namespace] + arguments)
+    }
+
+    /// The same daemon started again (after `stop` or `kill`), as systemd would.
+    func restarted() throws -> Daemon {
+        try Daemon(host: host, policyFile: policyFile, arguments: arguments, child: Self.launch(host, arguments))
+    }
+
+    /// Replaces the policy file the way config management does: a new
+    /// file renamed over the old one.
+    func write(_ text: String) throws { try text.write(to: policyFile, atomically: true, encoding: .utf8) }
+    func write(_ policy: PolicyDoc) throws { try write(policy.json) }
+
+    /// What sgd logged so far.
+    var log: String { child.stderr }
+
+    /// `sgctl status --output json` in the host namespace; nil while sgd doesn't answer.
+    func status() async throws -> [String: Any]? {
+        let out = try await host.exec([Paths.sgctl, "status", "--output", "json"])
+        guard out.succeeded || out.status == 1 else { return nil }
+        return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+    }
+
+    /// The revision label in force, per /status.
+    func revision() async throws -> String? {
+        ((try await status())?["revision"] as? [String: Any])?["label"] as? String
+    }
+
+    /// Waits until the status satisfies `condition`; false after `timeout`.
+    func waitUntil(timeout: Duration = .seconds(10), _ condition: ([String: Any]) -> Bool) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout * Slowness.factor)
+        while clock.now < deadline {
+            if let status = try await status(), condition(status) { return true }
+            guard child.isRunning else { return false }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Waits until sgd enforces a revision other than `previous` and the kernel matches it.
+    func waitForNewRevision(after previous: String?, timeout: Duration = .seconds(10)) async throws -> Bool {
+        try await waitUntil(timeout: timeout) { status in
+            let label = (status["revision"] as? [String: Any])?["label"] as? String
+            return label != nil && label != previous && status["inSync"] as? Bool == true
+        }
+    }
+
+    /// GET on sgd's HTTP port, with Python's urllib as an independent client.
+    func get(_ path: String) async throws -> (status: Int, body: String) {
+        let script = """
+            import sys, urllib.request, urllib.error
+            try:
+                r = urllib.request.urlopen("http://127.0.0.1:9469\(path)", timeout=5)
+                print(r.status); sys.stdout.write(r.read().decode())
+            except urllib.error.HTTPError as e:
+                print(e.code); sys.stdout.write(e.read().decode())
+            """
+        let out = try await host.mustExec(["python3", "-c", script])
+        let firstLine = out.prefix { $0 != "\n" }
+        return (Int(firstLine) ?? 0, String(out.dropFirst(firstLine.count + 1)))
+    }
+
+    /// The value of one Prometheus sample, e.g. `sgd_drift_repairs_total`.
+    func metric(_ sample: String) async throws -> Double? {
+        let (_, body) = try await get("/metrics")
+        for line in body.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+}
