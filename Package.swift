@@ -8,6 +8,8 @@ import PackageDescription
 //   PolicyCompiler Policy -> HostState of one host                        (pure Swift)
 //   Controller     changes -> per-host deltas of only the affected hosts  (pure Swift)
 //   Enforcer       keeps one host's kernel in its desired state (sources, link events, drift)
+//   Etcd           etcd v3 client over the JSON gateway (AsyncHTTPClient)
+//   Distribution   host states published to etcd, and the daemon's etcd source
 //   sgctl, sgd, sgbench thin executables
 // No pure target may depend on a C system library; the kernel layer comes later
 // as its own module.
@@ -22,6 +24,8 @@ let package = Package(
         .library(name: "Controller", targets: ["Controller"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
+        .library(name: "Etcd", targets: ["Etcd"]),
+        .library(name: "Distribution", targets: ["Distribution"]),
         .executable(name: "sgctl", targets: ["sgctl"]),
         .executable(name: "sgd", targets: ["sgd"]),
         .executable(name: "sgbench", targets: ["sgbench"]),
@@ -35,7 +39,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(name: "PolicyModel"),
@@ -53,8 +60,21 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
+        .target(name: "Etcd", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Distribution", dependencies: [
+            "Etcd", "Enforcer", "HostModel",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "sgd", dependencies: [
-            "Enforcer", "Dataplane", "Netlink", "HostModel", "PolicyModel",
+            "Enforcer", "Etcd", "Distribution", "Dataplane", "Netlink", "HostModel", "PolicyModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -63,7 +83,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "Dataplane", "Netlink", "Enforcer",
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
@@ -87,6 +107,11 @@ let package = Package(
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
         .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
+        .testTarget(name: "EtcdTests", dependencies: [
+            "Etcd", "Netlink",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "IntegrationTests"),
     ]
 )
