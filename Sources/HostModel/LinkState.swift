@@ -76,6 +76,13 @@ public struct Trunk: Hashable, Sendable, Codable {
         self.bridge = bridge
         self.vlans = vlans
     }
+
+    /// Sorted, so equal states encode to equal bytes (see `LinkState`).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(bridge, forKey: .bridge)
+        try c.encode(vlans.sorted(), forKey: .vlans)
+    }
 }
 
 public struct LinkState: Hashable, Sendable, Codable {
@@ -96,5 +103,17 @@ public struct LinkState: Hashable, Sendable, Codable {
         self.floods = floods
         self.ports = ports
         self.trunks = trunks
+    }
+
+    /// Sets sorted, so equal states encode to equal bytes whatever the
+    /// process (a `Set` encodes in its per-process hash order): etcd holds
+    /// these bytes, and a publisher compares their digests.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(bridges, forKey: .bridges)
+        try c.encode(vxlans, forKey: .vxlans)
+        try c.encode(floods.sorted(), forKey: .floods)
+        try c.encode(ports, forKey: .ports)
+        try c.encode(trunks, forKey: .trunks)
     }
 }

@@ -208,6 +208,15 @@ public struct NFTSet: Hashable, Sendable, Codable {
     }
 
     public var isMap: Bool { definition.data != nil }
+
+    /// Elements in order, so equal sets encode to equal bytes (a `Set`
+    /// encodes in its hash order, which differs from process to process).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(definition, forKey: .definition)
+        try c.encode(elements.sorted(), forKey: .elements)
+    }
 }
 
 /// One component of an element key.

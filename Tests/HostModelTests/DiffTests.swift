@@ -1,3 +1,4 @@
+import Foundation
 import HostModel
 import PolicyCompiler
 import PolicyModel
@@ -115,5 +116,32 @@ import Testing
             #expect(try a.applying(diff(a, b)) == b)
             #expect(try b.applying(diff(b, a)) == a)
         }
+    }
+}
+
+/// etcd holds encoded host states and publishers compare their digests, so
+/// equal states must encode to equal bytes in any process, whatever order
+/// their sets were built in.
+@Suite struct CanonicalEncodingTests {
+    @Test func equalStatesEncodeToEqualBytes() throws {
+        let id = NFTTableID(.inet, "t")
+        func state(_ order: [Int], capacity: Int) -> HostState {
+            var elements = Set<NFTElement>(minimumCapacity: capacity)
+            for i in order { elements.insert(NFTElement([.integer(UInt32(i))], data: .mark(UInt32(i)))) }
+            var floods = Set<FloodEntry>(minimumCapacity: capacity)
+            for i in order { floods.insert(FloodEntry(device: "sgvx-1", remote: IPAddress("192.0.2.\(i % 250 + 1)")!)) }
+            var vlans = Set<UInt16>(minimumCapacity: capacity)
+            for i in order { vlans.insert(UInt16(i % 4000 + 1)) }
+            let table = NFTTable(id: id, sets: [NFTSet(name: "s", key: [.mark], data: .mark, elements: elements)])
+            return HostState(
+                links: LinkState(floods: floods, trunks: ["eth1": Trunk(bridge: "sgbr-vlan", vlans: vlans)]), tables: [table])
+        }
+        let a = state(Array(0..<500), capacity: 500)
+        let b = state(Array((0..<500).reversed()), capacity: 4096)
+        #expect(a == b)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        #expect(try encoder.encode(a) == encoder.encode(b))
+        #expect(try JSONDecoder().decode(HostState.self, from: encoder.encode(a)) == a)
     }
 }
