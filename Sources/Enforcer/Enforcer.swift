@@ -43,6 +43,8 @@ public actor Enforcer {
     private let metrics = EnforcerMetrics()
     private var status: EnforcerStatus
     private var desired: HostState?
+    /// The revision `desired` comes from; in force once applied.
+    private var desiredRevision: Revision?
     /// Devices whose events matter: the desired ports, uplinks, underlays.
     private var watchedDevices: Set<String> = []
     /// The port devices that didn't exist at the last check.
@@ -98,17 +100,16 @@ public actor Enforcer {
             status.sourceProblem = nil
             status.rejectedRevision = nil
             status.rejectedErrors = []
-            metrics.revision.record(revision.number)
+            desiredRevision = revision
             if state == desired {
                 // Another host's change, or the file rewritten: nothing to do
                 // here (drift is the periodic check's business).
-                status.revision = revision
+                if status.inSync { markInForce(revision) }
                 return
             }
             desired = state
             watchedDevices = Set(state.links.ports.keys).union(state.links.trunks.keys)
                 .union(state.links.vxlans.values.compactMap(\.underlay))
-            status.revision = revision
             status.ports = state.links.ports.count
             await reconcile(.policy(revision))
         case .rejected(let revision, let errors):
@@ -152,6 +153,12 @@ public actor Enforcer {
         await reconcile(.devices(devices))
     }
 
+    /// The kernel holds `revision`'s state: status and metrics say so.
+    private func markInForce(_ revision: Revision) {
+        status.revision = revision
+        metrics.revision.record(revision.number)
+    }
+
     /// Compares the kernel with the desired state and repairs any difference.
     public func checkForDrift() async { await reconcile(.drift) }
 
@@ -189,6 +196,7 @@ public actor Enforcer {
                 record(plan, triggers: triggers, missingBefore: missingBefore, elapsed: ContinuousClock.now - start)
             }
             status.inSync = true
+            if let desiredRevision { markInForce(desiredRevision) }
             status.lastError = nil
             metrics.inSync.record(1)
             retryTask?.cancel()

@@ -14,7 +14,8 @@ public struct EnforcerStatus: Hashable, Sendable, Codable {
     public var host: String
     public var source: String
     public var startedAt: Date
-    /// The revision in force, nil until the source has delivered one.
+    /// The revision whose state the kernel holds (set once it is applied),
+    /// nil until the first one is.
     public var revision: Revision?
     /// Set while the source can't be read; the last state stays enforced.
     public var sourceProblem: String?
@@ -49,8 +50,8 @@ public struct EnforcerStatus: Hashable, Sendable, Codable {
     /// worked. A source that is down or a rejected policy don't make the
     /// host unhealthy (the last state is still enforced), but show in status.
     public var healthProblem: String? {
-        if revision == nil { return "no policy received yet from \(source)" + (sourceProblem.map { ": \($0)" } ?? "") }
         if let lastError { return "last apply failed: \(lastError)" }
+        if revision == nil { return "no policy applied yet from \(source)" + (sourceProblem.map { ": \($0)" } ?? "") }
         return nil
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Dataplane
+import Distribution
+import Etcd
 import Foundation
 import HostModel
 import Netlink
@@ -82,10 +84,15 @@ struct PlanCommand: ParsableCommand {
     }
 }
 
-struct Apply: ParsableCommand {
+struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Make this host's kernel match the policy; print a one-line summary.",
-        discussion: "Exit 3 on a kernel error: the nftables batch is atomic, so nothing changed.")
+        abstract: "Make this host's kernel match the policy; print a one-line summary. With --etcd, publish every host's state for the hosts' sgd instead.",
+        discussion: """
+            Exit 3 on a kernel error: the nftables batch is atomic, so nothing changed. \
+            With --etcd: every host of the policy is compiled and the keys of the hosts \
+            whose state changed are written with the next policy revision, guarded by a \
+            compare-and-swap (exit 3 when etcd fails or another publisher went first).
+            """)
 
     @OptionGroup var input: PolicyInput
     @OptionGroup var kernel: KernelOptions
@@ -93,8 +100,17 @@ struct Apply: ParsableCommand {
     @Option(help: "The host to apply for (default: this machine's short host name).")
     var host: String?
 
-    func run() throws {
+    @Option(help: "Publish to etcd (URL[,URL...]) instead of applying here.")
+    var etcd: String?
+
+    @OptionGroup var etcdOptions: EtcdOptions
+
+    func run() async throws {
         let policy = try input.load()
+        if let etcd {
+            try await publish(policy, endpoints: etcd.split(separator: ",").map(String.init))
+            return
+        }
         let (hostName, desired) = try desiredState(policy, host: host)
         let start = ContinuousClock.now
         let plan: Plan
@@ -104,11 +120,47 @@ struct Apply: ParsableCommand {
             throw kernelFailure(error)
         }
         let elapsed = ContinuousClock.now - start
-        var line = "host \(hostName): \(DeltaRenderer.summary(plan.delta)) (\(plan.delta.operationCount) operations, \(elapsed.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))))"
+        var line = "host \(hostName): \(DeltaRenderer.summary(plan.delta)) (\(plan.delta.operationCount) operations, \(milliseconds(elapsed)))"
         if !plan.pending.isEmpty { line += "; \(plan.pending.count) pending" }
         print(line)
         for item in plan.pending { print("pending: \(item)") }
     }
+
+    /// Compiles every host and publishes the changed ones.
+    func publish(_ policy: Policy, endpoints: [String]) async throws {
+        let compiler = PolicyCompiler(policy)
+        var states: [String: HostState] = [:]
+        for host in policy.hosts {
+            do {
+                states[host.name] = try compiler.compile(host: host.name)
+            } catch {
+                printError("sgctl: \(error)")
+                throw ExitStatus.invalidPolicy
+            }
+        }
+        let start = ContinuousClock.now
+        let client = try EtcdClient(endpoints: endpoints, tls: etcdOptions.tls)
+        let label = input.policy == "-" ? "stdin" : URL(fileURLWithPath: input.policy).lastPathComponent
+        let result: PublishResult
+        do {
+            result = try await EtcdPublisher(client: client, layout: etcdOptions.layout).publish(states: states, label: label)
+        } catch {
+            try? await client.shutdown()
+            printError("sgctl: \(error)")
+            throw ExitStatus.kernelError
+        }
+        try? await client.shutdown()
+        let hosts = result.written.isEmpty ? "" : ": " + result.written.prefix(20).joined(separator: ", ") + (result.written.count > 20 ? ", ..." : "")
+        if result.transactions == 0 {
+            print("etcd: nothing changed (revision \(result.revision), \(result.unchanged) hosts)")
+        } else {
+            print("etcd: revision \(result.revision): \(result.written.count) hosts written, \(result.removed.count) removed, \(result.unchanged) unchanged (\(result.transactions) transactions, \(milliseconds(ContinuousClock.now - start)))\(hosts)")
+        }
+    }
+}
+
+func milliseconds(_ duration: Duration) -> String {
+    duration.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))
 }
 
 struct Doctor: ParsableCommand {

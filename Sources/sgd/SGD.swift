@@ -1,6 +1,8 @@
 import ArgumentParser
 import Dataplane
+import Distribution
 import Enforcer
+import Etcd
 import Foundation
 import Hummingbird
 import Logging
@@ -26,8 +28,10 @@ struct SGD: AsyncParsableCommand {
             """,
         version: "0.1.0")
 
-    @Option(help: "Where the policy comes from: file:PATH (watched for changes).")
+    @Option(help: "Where the policy comes from: file:PATH (a policy file, watched for changes) or etcd:URL[,URL...] (this host's compiled state, published by `sgctl apply --etcd`).")
     var source: SourceOption = .file("/etc/sgctl/policy.json")
+
+    @OptionGroup var etcd: EtcdOptions
 
     @Option(help: "This host's name in the policy (default: the short host name).")
     var host: String?
@@ -62,9 +66,14 @@ struct SGD: AsyncParsableCommand {
 
         let hostName = host ?? String(ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "")
         let desiredSource: any DesiredStateSource
+        var etcdClient: EtcdClient?
         switch source {
         case .file(let path):
             desiredSource = FileSource(path: path, host: hostName, pollInterval: .seconds(pollInterval))
+        case .etcd(let endpoints):
+            let client = try EtcdClient(endpoints: endpoints, tls: etcd.tls, logger: Logger(label: "etcd"))
+            etcdClient = client
+            desiredSource = EtcdSource(client: client, endpoints: endpoints, layout: etcd.layout, host: hostName)
         }
         // Subscribe before the first read of the kernel, so no device that
         // appears in between is missed.
@@ -79,7 +88,13 @@ struct SGD: AsyncParsableCommand {
             configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: "sgd"),
             services: [EnforcerService(enforcer: enforcer, source: desiredSource, linkEvents: linkEvents)],
             logger: logger)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            try? await etcdClient?.shutdown()
+            throw error
+        }
+        try await etcdClient?.shutdown()
     }
 }
 
@@ -99,10 +114,13 @@ struct EnforcerService: Service {
 
 enum SourceOption: ExpressibleByArgument {
     case file(String)
+    case etcd([String])
 
     init?(argument: String) {
         if argument.hasPrefix("file:") {
             self = .file(String(argument.dropFirst("file:".count)))
+        } else if argument.hasPrefix("etcd:") {
+            self = .etcd(argument.dropFirst("etcd:".count).split(separator: ",").map(String.init))
         } else {
             return nil
         }

@@ -111,7 +111,7 @@ import Testing
         await enforcer.linkChanged(.changed(device: "tap1"))
         #expect(kernel.log.isEmpty)
         let problem = await enforcer.currentStatus.healthProblem
-        #expect(problem == "no policy received yet from test: /etc/sgctl/policy.json does not exist")
+        #expect(problem == "no policy applied yet from test: /etc/sgctl/policy.json does not exist")
     }
 
     @Test func aDeviceThatAppearsIsAttached() async throws {
@@ -182,6 +182,7 @@ import Testing
         await enforcer.accept(.desired(desired, Self.revision(1)))
         let failed = await enforcer.currentStatus
         #expect(!failed.inSync && failed.errors == 1)
+        #expect(failed.revision == nil, "a revision is in force only once applied")
         #expect(failed.healthProblem?.contains("table busy") == true)
         #expect(kernel.state.tables.isEmpty)
         // The retry comes by itself (first after 50 ms here).

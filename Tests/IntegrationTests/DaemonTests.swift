@@ -103,7 +103,7 @@ struct DaemonTests {
             await t.expect(metrics.body.contains("sgd_operations_total{kind=\"attach_port\"}"), "operations by kind: \(metrics.body)")
 
             // The file goes away: the last state stays enforced.
-            try FileManager.default.removeItem(at: sgd.policyFile)
+            try FileManager.default.removeItem(at: sgd.policyFile!)
             try #require(try await sgd.waitUntil { $0["sourceProblem"] is String }, "sgd should report the missing file: \(sgd.log)")
             await t.expect([client.reaches(server.ipv4, .tcp(80)), client.doesNotReach(server.ipv4, .tcp(23))])
             await t.expect(try await hv.exec(["nft", "list", "table", "inet", "secgroups"]).succeeded, "the ruleset must stay")

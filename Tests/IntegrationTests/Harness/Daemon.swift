@@ -6,7 +6,8 @@ import Testing
 /// uses the default port.
 struct Daemon: Sendable {
     let host: Host
-    let policyFile: URL
+    /// The policy file of a file-sourced daemon.
+    let policyFile: URL?
     let arguments: [String]
     let child: Child
 
@@ -20,6 +21,14 @@ struct Daemon: Sendable {
         return try Daemon(host: host, policyFile: file, arguments: arguments, child: Self.launch(host, arguments))
     }
 
+    /// Starts `sgd --source etcd:URL --host NAME`.
+    static func start(on host: Host, etcd: String, driftInterval: Int = 2) async throws -> Daemon {
+        let arguments = [Paths.sgd, "--source", "etcd:\(etcd)", "--host", host.name, "--drift-interval", "\(driftInterval * Slowness.factor)"]
+        return try Daemon(
+            host: host, policyFile: nil, arguments: arguments,
+            child: Self.launch(host, arguments))
+    }
+
     private static func launch(_ host: Host, _ arguments: [String]) throws -> Child {
         try host.topology.start(["ip", "netns", "exec", host.namespace] + arguments)
     }
@@ -31,7 +40,7 @@ struct Daemon: Sendable {
 
     /// Replaces the policy file the way config management does: a new
     /// file renamed over the old one.
-    func write(_ text: String) throws { try text.write(to: policyFile, atomically: true, encoding: .utf8) }
+    func write(_ text: String) throws { try text.write(to: policyFile!, atomically: true, encoding: .utf8) }
     func write(_ policy: PolicyDoc) throws { try write(policy.json) }
 
     /// What sgd logged so far.
@@ -71,17 +80,7 @@ struct Daemon: Sendable {
 
     /// GET on sgd's HTTP port, with Python's urllib as an independent client.
     func get(_ path: String) async throws -> (status: Int, body: String) {
-        let script = """
-            import sys, urllib.request, urllib.error
-            try:
-                r = urllib.request.urlopen("http://127.0.0.1:9469\(path)", timeout=5)
-                print(r.status); sys.stdout.write(r.read().decode())
-            except urllib.error.HTTPError as e:
-                print(e.code); sys.stdout.write(e.read().decode())
-            """
-        let out = try await host.mustExec(["python3", "-c", script])
-        let firstLine = out.prefix { $0 != "\n" }
-        return (Int(firstLine) ?? 0, String(out.dropFirst(firstLine.count + 1)))
+        try await host.httpGet("http://127.0.0.1:9469\(path)")
     }
 
     /// The value of one Prometheus sample, e.g. `sgd_drift_repairs_total`.

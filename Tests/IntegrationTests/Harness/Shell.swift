@@ -29,7 +29,9 @@ struct HarnessError: Error, CustomStringConvertible {
 enum Shell {
     /// Tools are looked up here only, so `python3` is Debian's (with scapy),
     /// not a user's pyenv shim.
-    static let environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"]
+    /// Swift's crash backtracer is off: a crashing sgd should die at once
+    /// with its message, not stall a scenario while it symbolicates.
+    static let environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "SWIFT_BACKTRACE": "enable=no"]
 
     /// Runs `argv` to completion (killed after `timeout`); never throws for a
     /// non-zero exit: callers decide what a status means.
