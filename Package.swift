@@ -88,7 +88,8 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .executableTarget(name: "sgbench", dependencies: [
-            "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud", "Netlink", "Controller",
+            "PolicyModel", "PolicyCompiler", "HostModel", "SyntheticCloud", "Netlink", "Controller", "Dataplane", "Etcd", "Distribution",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PolicyModelTests", dependencies: [

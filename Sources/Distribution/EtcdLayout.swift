@@ -7,6 +7,7 @@ import HostModel
 ///
 ///     PREFIX/revision     {"revision": N, "label": "...", "hosts": {"hv1": "<SHA-256 of its state>", ...}}
 ///     PREFIX/hosts/NAME   {"revision": N, "label": "...", "state": <HostState>}
+///     PREFIX/status/NAME  {"host": ..., "revision": N, "inSync": true, ...}  (written by NAME's sgd)
 ///
 /// Each daemon watches only its own host key; a publisher reads only the
 /// small revision key to know which host keys must change.
@@ -20,6 +21,8 @@ public struct EtcdLayout: Sendable, Hashable {
     public var revisionKey: String { prefix + "/revision" }
     public var hostsPrefix: String { prefix + "/hosts/" }
     public func hostKey(_ host: String) -> String { hostsPrefix + host }
+    public var statusPrefix: String { prefix + "/status/" }
+    public func statusKey(_ host: String) -> String { statusPrefix + host }
 }
 
 /// The revision key's value: the policy revision in force and the digest
@@ -38,14 +41,14 @@ struct HostRecord: Codable {
 }
 
 /// Deterministic JSON (sorted keys), so equal states have equal bytes and digests.
-enum RecordCoding {
-    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+public enum RecordCoding {
+    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
         try JSONDecoder().decode(type, from: Data(bytes))
     }
 

@@ -38,6 +38,9 @@ public actor Enforcer {
     }
 
     private let worker: KernelWorker
+    private let reporter: (any StatusReporter)?
+    private var reported: (revision: Revision?, inSync: Bool, error: String?)?
+    private var reports = 0
     private let configuration: Configuration
     private let logger: Logger
     private let metrics = EnforcerMetrics()
@@ -56,8 +59,12 @@ public actor Enforcer {
     private var retryTask: Task<Void, Never>?
     private var retryDelay: Duration
 
-    public init(host: String, source: String, dataplane: sending Dataplane, configuration: Configuration = Configuration(), logger: Logger) {
+    public init(
+        host: String, source: String, dataplane: sending Dataplane, configuration: Configuration = Configuration(),
+        reporter: (any StatusReporter)? = nil, logger: Logger
+    ) {
         self.worker = KernelWorker(dataplane)
+        self.reporter = reporter
         self.configuration = configuration
         self.retryDelay = Self.firstRetryDelay(configuration)
         self.logger = logger
@@ -157,6 +164,20 @@ public actor Enforcer {
     private func markInForce(_ revision: Revision) {
         status.revision = revision
         metrics.revision.record(revision.number)
+        reportIfChanged()
+    }
+
+    /// Hands the status to the reporter when the revision in force, the
+    /// sync state or the error changed; without waiting for it.
+    private func reportIfChanged() {
+        guard let reporter else { return }
+        if let reported, reported.revision == status.revision, reported.inSync == status.inSync, reported.error == status.lastError {
+            return
+        }
+        reported = (status.revision, status.inSync, status.lastError)
+        reports += 1
+        let (snapshot, sequence) = (status, reports)
+        Task { await reporter.report(snapshot, sequence: sequence) }
     }
 
     /// Compares the kernel with the desired state and repairs any difference.
@@ -196,8 +217,8 @@ public actor Enforcer {
                 record(plan, triggers: triggers, missingBefore: missingBefore, elapsed: ContinuousClock.now - start)
             }
             status.inSync = true
-            if let desiredRevision { markInForce(desiredRevision) }
             status.lastError = nil
+            if let desiredRevision { markInForce(desiredRevision) }
             metrics.inSync.record(1)
             retryTask?.cancel()
             retryTask = nil
@@ -208,6 +229,7 @@ public actor Enforcer {
             status.errors += 1
             metrics.inSync.record(0)
             metrics.error(stage: "apply")
+            reportIfChanged()
             logger.error("apply failed (\(Self.describe(triggers))): \(error); retrying in \(retryDelay)")
             scheduleRetry()
         }

@@ -5,7 +5,7 @@ import PolicyModel
 import SyntheticCloud
 
 @main
-struct SGBench: ParsableCommand {
+struct SGBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sgbench",
         abstract: "Measures decoding and compiling a synthetic cloud's policy, and (root) applying it and its datapath.",
@@ -50,6 +50,11 @@ struct SGBench: ParsableCommand {
     @Option(help: "Seconds of each iperf3 run.") var datapathSeconds = 5
     @Option(help: "Request/responses of each latency run.") var datapathTransactions = 20_000
     @Option(help: "Where --datapath writes its JSON.") var datapathJson = "bench-results/datapath.json"
+    @Flag(help: "Distribution: port changes through the controller, etcd and sgd on three hosts, timed from publish to kernel (root; etcd-server).")
+    var etcdLoad = false
+    @Option(help: "Port changes of --etcd-load.") var etcdChanges = 1000
+    @Option(help: "Where --etcd-load writes its JSON.") var etcdJson = "bench-results/etcd-load.json"
+
     @Flag(help: "Before --apply-bench/--datapath, wait until no qemu-system process runs (a shared machine).")
     var waitForIdle = false
 
@@ -83,10 +88,10 @@ struct SGBench: ParsableCommand {
     var sizes: [Int] { datapathSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
     var backends: [IPTablesBackend] { iptables.split(separator: ",").compactMap { IPTablesBackend(rawValue: String($0)) } }
 
-    func run() throws {
-        if !applyBench && !datapath || kernel { try runCompile() }
-        guard applyBench || datapath else { return }
-        guard geteuid() == 0 else { throw BenchError("--apply-bench and --datapath need root (network namespaces)") }
+    func run() async throws {
+        if !applyBench && !datapath && !etcdLoad || kernel { try runCompile() }
+        guard applyBench || datapath || etcdLoad else { return }
+        guard geteuid() == 0 else { throw BenchError("--apply-bench, --datapath and --etcd-load need root (network namespaces)") }
         NamespaceRegistry.shared.installCleanup()
         Namespace.removeStale()
         if waitForIdle { Idle.waitForNoQEMU() } else { Idle.warnIfQEMU() }
@@ -94,6 +99,15 @@ struct SGBench: ParsableCommand {
             let report = try HostApplyBench(ports: applyPorts, runs: applyRuns, backends: backends).run()
             try report.write(to: applyJson)
             print("\nwrote \(applyJson)")
+        }
+        if etcdLoad {
+            // sgd is built beside sgbench (swift build -c release).
+            let sgd = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                .deletingLastPathComponent().appendingPathComponent("sgd").path
+            guard FileManager.default.isExecutableFile(atPath: sgd) else { throw BenchError("\(sgd) is missing: swift build -c release") }
+            let report = try await EtcdLoadBench(changes: etcdChanges, sgd: sgd).run()
+            try report.write(to: etcdJson)
+            print("\nwrote \(etcdJson)")
         }
         if datapath {
             let report = try DatapathBench(

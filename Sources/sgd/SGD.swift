@@ -67,12 +67,14 @@ struct SGD: AsyncParsableCommand {
         let hostName = host ?? String(ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "")
         let desiredSource: any DesiredStateSource
         var etcdClient: EtcdClient?
+        var reporter: (any StatusReporter)?
         switch source {
         case .file(let path):
             desiredSource = FileSource(path: path, host: hostName, pollInterval: .seconds(pollInterval))
         case .etcd(let endpoints):
             let client = try EtcdClient(endpoints: endpoints, tls: etcd.tls, logger: Logger(label: "etcd"))
             etcdClient = client
+            reporter = EtcdStatusReporter(client: client, layout: etcd.layout, host: hostName, logger: logger)
             desiredSource = EtcdSource(client: client, endpoints: endpoints, layout: etcd.layout, host: hostName)
         }
         // Subscribe before the first read of the kernel, so no device that
@@ -81,7 +83,7 @@ struct SGD: AsyncParsableCommand {
         let enforcer = Enforcer(
             host: hostName, source: desiredSource.description, dataplane: Dataplane(kernel: try NetlinkKernel()),
             configuration: Enforcer.Configuration(driftInterval: driftInterval > 0 ? .seconds(driftInterval) : nil),
-            logger: logger)
+            reporter: reporter, logger: logger)
 
         let app = Application(
             router: StatusRoutes.router(enforcer: enforcer, registry: registry),

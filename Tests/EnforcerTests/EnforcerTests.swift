@@ -69,6 +69,24 @@ import Testing
         #expect(status.revision == Self.revision(2) && status.applies == 1)
     }
 
+    @Test func reportsEachRevisionInForceOnce() async throws {
+        let kernel = MemoryKernel(devices: ["tap1", "eth1"])
+        let reporter = RecordingReporter()
+        let enforcer = Enforcer(
+            host: "h1", source: "test", dataplane: Dataplane(kernel: kernel),
+            configuration: Enforcer.Configuration(driftInterval: nil, linkSettle: .zero), reporter: reporter, logger: Self.quiet)
+        await enforcer.accept(.desired(try Self.state([Self.port(1)]), Self.revision(1)))
+        await enforcer.checkForDrift()  // nothing changed: no report
+        kernel.failNextBatch = "busy"
+        await enforcer.accept(.desired(try Self.state([Self.port(1, groups: ["ssh"])]), Self.revision(2)))
+        // Reports are handed over without waiting: give them a moment.
+        for _ in 0..<100 where await reporter.reports.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        let reports = await reporter.reports.sorted { $0.sequence < $1.sequence }
+        #expect(reports.count == 2)
+        #expect(reports.first.map { $0.revision == 1 && $0.inSync && $0.error == nil } == true)
+        #expect(reports.last.map { $0.revision == 1 && !$0.inSync && $0.error?.contains("busy") == true } == true)
+    }
+
     @Test func aRejectedPolicyLeavesTheLastGoodStateEnforced() async throws {
         let kernel = MemoryKernel(devices: ["tap1", "eth1"])
         let enforcer = Self.enforcer(kernel)
@@ -205,6 +223,14 @@ import Testing
         #expect(kernel.state == desired)
         running.cancel()
         await running.value
+    }
+}
+
+/// Keeps every report, for tests.
+actor RecordingReporter: StatusReporter {
+    var reports: [(revision: Int64?, inSync: Bool, error: String?, sequence: Int)] = []
+    func report(_ status: EnforcerStatus, sequence: Int) async {
+        reports.append((status.revision?.number, status.inSync, status.lastError, sequence))
     }
 }
 

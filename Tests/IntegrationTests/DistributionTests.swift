@@ -56,6 +56,16 @@ struct DistributionTests {
                 try #require(try await daemons[name]!.waitUntil { Self.revision(of: $0) == 2 && $0["inSync"] as? Bool == true },
                              "sgd on \(name) did not apply revision 2: \(daemons[name]!.log)")
             }
+            // Each host reports what it holds in force, read back with etcdctl.
+            for (name, revision) in [("hv1", 2), ("hv2", 1), ("hv3", 2)] {
+                var report = ""
+                for _ in 0..<(20 * Slowness.factor) where !report.contains("\"revision\":\(revision)") {
+                    report = try await control.mustExec(["etcdctl", "--endpoints", etcd.url, "get", "/sgctl/v1/status/\(name)", "--print-value-only"])
+                    if !report.contains("\"revision\":\(revision)") { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                await t.expect(report.contains("\"revision\":\(revision)") && report.contains("\"inSync\":true"),
+                               "\(name) should report revision \(revision) in sync in etcd: \(report)")
+            }
             try await Task.sleep(for: .milliseconds(500 * Slowness.factor))
             await t.expect(monitors["hv2"]!.stdout.isEmpty, "hv2 doesn't depend on a's groups, but changed: \(monitors["hv2"]!.stdout)")
             await t.expect(monitors["hv3"]!.stdout.contains("add element inet secgroups") && monitors["hv3"]!.stdout.contains("10.0.0.1"),

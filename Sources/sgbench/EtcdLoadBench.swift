@@ -1,0 +1,197 @@
+import Controller
+import Dataplane
+import Distribution
+import Etcd
+import Foundation
+import HostModel
+import Netlink
+import NIOPosix
+import PolicyModel
+import SyntheticCloud
+
+/// The whole distribution path under load: port changes through the
+/// controller, published to etcd, applied by `sgd` on three hosts. Each
+/// change's latency runs from the start of its publish to the moment every
+/// host it touched reports (in etcd) that its kernel holds the new revision.
+/// At the end each host's kernel is read back and compared with what the
+/// controller compiled for it.
+///
+/// The world: a control namespace running etcd, and one namespace per
+/// host running `sgd --source etcd:...`, joined to the control namespace by
+/// a veth pair. The ports' devices don't exist (filtering only), so what is
+/// timed is the nftables side of a change, as in the other kernel benchmarks.
+struct EtcdLoadBench {
+    let changes: Int
+    let sgd: String
+
+    struct Report: Codable {
+        var hosts: Int
+        var ports: Int
+        var changes: Int
+        var hostsPerChangeMean: Double
+        var publishP50: Double
+        var endToEndP50: Double
+        var endToEndP99: Double
+        var endToEndMax: Double
+        var converged: [String: Bool]
+
+        func write(to path: String) throws { try writeJSON(self, to: path) }
+    }
+
+    /// Three hosts, VXLAN networks only (this kernel has no VLAN filtering).
+    static func policy() -> Policy {
+        var policy = SyntheticCloud.generate(CloudShape(hosts: 3, ports: 300, groups: 40, networks: 6))
+        for i in policy.networks.indices {
+            if case .vlan(let id) = policy.networks[i].segment { policy.networks[i].segment = .vxlan(vni: 20_000 + UInt32(id)) }
+        }
+        return policy
+    }
+
+    func run() async throws -> Report {
+        let policy = Self.policy()
+        let controller = try Controller(policy: policy)
+        let hosts = policy.hosts.map(\.name)
+        print("etcd load: \(hosts.count) hosts, \(policy.ports.count) ports, \(changes) port changes through etcd")
+
+        // The world.
+        let control = try Namespace("etcd")
+        try control.run(["ip", "link", "set", "lo", "up"])
+        var namespaces: [String: Namespace] = [:]
+        for (i, host) in hosts.enumerated() {
+            let ns = try Namespace("etcd-\(host)")
+            try ns.run(["ip", "link", "set", "lo", "up"])
+            try control.run(["ip", "link", "add", "to-\(host)", "type", "veth", "peer", "name", "etcd0", "netns", ns.name])
+            try control.run(["ip", "addr", "add", "10.77.\(i).1/24", "dev", "to-\(host)"])
+            try control.run(["ip", "link", "set", "to-\(host)", "up"])
+            try ns.run(["ip", "addr", "add", "10.77.\(i).2/24", "dev", "etcd0"])
+            try ns.run(["ip", "link", "set", "etcd0", "up"])
+            try ns.run(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", "net.bridge.bridge-nf-call-ip6tables=1"])
+            namespaces[host] = ns
+        }
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("sgbench-etcd-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let etcd = try control.start([
+            "/usr/bin/etcd", "--name", "bench", "--data-dir", data.path, "--log-level", "error",
+            "--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://10.77.0.1:2379",
+            "--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+            "--initial-cluster", "bench=http://127.0.0.1:2380",
+        ])
+        var daemons: [Process] = []
+        defer {
+            for process in daemons + [etcd] where process.isRunning { process.terminate() }
+            for process in daemons + [etcd] { process.waitUntilExit() }
+        }
+
+        // Our client's sockets live in the control namespace: its event loop
+        // thread is started there.
+        let group = try NetworkNamespace.run(path: control.path) { MultiThreadedEventLoopGroup(numberOfThreads: 1) }
+        let client = try EtcdClient(endpoints: ["http://10.77.0.1:2379"], eventLoopGroup: group)
+        let layout = EtcdLayout()
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = (try? await client.get(layout.revisionKey)) != nil
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        guard ready else { throw BenchError("etcd did not start in \(control.name)") }
+
+        let acks = Acknowledgements()
+        let watch = Task {
+            for try await batch in client.watch(key: layout.statusPrefix, prefix: true, fromRevision: 1) {
+                for case .put(let kv) in batch.events {
+                    if let record = try? RecordCoding.decode(HostStatusRecord.self, kv.value), let revision = record.revision, record.inSync {
+                        await acks.record(host: record.host, revision: revision)
+                    }
+                }
+            }
+        }
+        defer { watch.cancel() }
+
+        let publisher = EtcdPublisher(client: client, layout: layout)
+        let first = try await publisher.publish(states: Dictionary(uniqueKeysWithValues: hosts.map { ($0, controller.state(of: $0)) }), label: "load")
+        for (i, host) in hosts.enumerated() {
+            daemons.append(try namespaces[host]!.start([
+                sgd, "--source", "etcd:http://10.77.\(i).1:2379", "--host", host, "--listen", "10.77.\(i).2:9469", "--drift-interval", "0",
+            ]))
+        }
+        for host in hosts {
+            guard await acks.wait(host: host, revision: first.revision, timeout: .seconds(60)) != nil else {
+                throw BenchError("sgd on \(host) did not apply the first revision")
+            }
+        }
+        print("  all hosts hold revision \(first.revision); timing \(changes) changes")
+
+        var generator = ChangeGenerator(seed: 11)
+        let kinds: [ChangeGenerator.Kind] = [.vmBoots, .vmDeleted, .joinsGroup, .leavesGroup, .addressPairAdded, .vmMigrates]
+        var endToEnd: [Duration] = []
+        var publishTimes: [Duration] = []
+        var touched: [Int] = []
+        var attempts = 0
+        while touched.count < changes && attempts < changes * 20 {
+            attempts += 1
+            guard let change = generator.change(kinds[attempts % kinds.count], in: controller.index),
+                let result = try? controller.apply([change]), !result.deltas.isEmpty
+            else { continue }
+            let affected = result.deltas.keys.sorted()
+            let start = ContinuousClock.now
+            let published = try await publisher.publish(
+                changed: Dictionary(uniqueKeysWithValues: affected.map { ($0, controller.state(of: $0)) }), removed: [], label: "load")
+            publishTimes.append(ContinuousClock.now - start)
+            var slowest = Duration.zero
+            for host in published.written {
+                guard let arrived = await acks.wait(host: host, revision: published.revision, timeout: .seconds(30)) else {
+                    throw BenchError("sgd on \(host) did not apply revision \(published.revision) within 30 s")
+                }
+                slowest = max(slowest, arrived - start)
+            }
+            endToEnd.append(slowest)
+            touched.append(published.written.count)
+        }
+
+        // Read back every host's kernel: it must hold exactly its compiled state.
+        var converged: [String: Bool] = [:]
+        for host in hosts {
+            let desired = controller.state(of: host)
+            converged[host] = try NetworkNamespace.run(path: namespaces[host]!.path) {
+                let dataplane = Dataplane(kernel: try NetlinkKernel())
+                let observed = try dataplane.observe(uplinks: Set(desired.links.trunks.keys))
+                return try observed.tables == desired.tables && dataplane.plan(desired).isEmpty
+            }
+        }
+        try? await client.shutdown()
+        try? await group.shutdownGracefully()
+
+        let sorted = endToEnd.sorted()
+        func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+        func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : ms(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }
+        let report = Report(
+            hosts: hosts.count, ports: policy.ports.count, changes: endToEnd.count,
+            hostsPerChangeMean: Double(touched.reduce(0, +)) / Double(max(1, touched.count)),
+            publishP50: publishTimes.isEmpty ? 0 : ms(publishTimes.sorted()[publishTimes.count / 2]),
+            endToEndP50: percentile(0.5), endToEndP99: percentile(0.99), endToEndMax: sorted.last.map(ms) ?? 0,
+            converged: converged)
+        print(String(format: "  publish p50 %.2f ms; publish to kernel on every touched host: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%.2f hosts per change)",
+                     report.publishP50, report.endToEndP50, report.endToEndP99, report.endToEndMax, report.hostsPerChangeMean))
+        print("  read back: " + hosts.map { "\($0) \(converged[$0]! ? "exactly its compiled state" : "DIFFERS from its compiled state")" }.joined(separator: ", "))
+        return report
+    }
+}
+
+/// Which revision each host reported, and waiters for the next ones.
+actor Acknowledgements {
+    private var applied: [String: (revision: Int64, at: ContinuousClock.Instant)] = [:]
+
+    func record(host: String, revision: Int64) {
+        if let current = applied[host], current.revision >= revision { return }
+        applied[host] = (revision, ContinuousClock.now)
+    }
+
+    /// When `host` first reported `revision` or later; nil after `timeout`.
+    func wait(host: String, revision: Int64, timeout: Duration) async -> ContinuousClock.Instant? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let current = applied[host], current.revision >= revision { return current.at }
+            try? await Task.sleep(for: .microseconds(200))
+        }
+        return nil
+    }
+}
