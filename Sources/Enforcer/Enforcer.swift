@@ -35,6 +35,8 @@ public actor Enforcer {
         case lostLinkEvents
         case drift
         case retry
+
+        var isPolicy: Bool { if case .policy = self { true } else { false } }
     }
 
     private let worker: KernelWorker
@@ -72,6 +74,12 @@ public actor Enforcer {
     }
 
     public var currentStatus: EnforcerStatus { status }
+
+    /// This machine's short host name: the host a policy is compiled and
+    /// enforced for unless told otherwise (sgd and sgctl's --host default).
+    public static var localHostName: String {
+        String(ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "")
+    }
 
     /// Enforces what `source` says until the calling task is cancelled,
     /// watching `linkEvents` (this host's) and checking for drift.
@@ -239,7 +247,7 @@ public actor Enforcer {
     /// devices that were missing at the last check (a VM booted), was made
     /// behind the enforcer's back.
     private func isRepair(_ delta: HostDelta, triggers: Set<Trigger>, missingBefore: Set<String>) -> Bool {
-        if triggers.contains(where: { if case .policy = $0 { true } else { false } }) { return false }
+        if triggers.contains(where: \.isPolicy) { return false }
         if !delta.nft.isEmpty { return true }
         return delta.links.contains { op in
             if case .attachPort(let device, _) = op { return !missingBefore.contains(device) }
@@ -266,7 +274,7 @@ public actor Enforcer {
             logger.info("applied (\(reason)): \(line)")
             // What a device change did is short and worth seeing; a policy's
             // delta can be long.
-            let detailLevel: Logger.Level = triggers.contains { if case .policy = $0 { true } else { false } } ? .debug : .info
+            let detailLevel: Logger.Level = triggers.contains(where: \.isPolicy) ? .debug : .info
             for detail in DeltaRenderer.lines(plan.delta).prefix(20) { logger.log(level: detailLevel, "  \(detail)") }
         }
         for item in plan.pending { logger.info("pending: \(item)") }

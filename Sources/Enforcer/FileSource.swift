@@ -38,7 +38,7 @@ public struct FileSource: DesiredStateSource {
                 case let version? where version != seen:
                     seen = version
                     guard let bytes = FileManager.default.contents(atPath: path).map(Array.init) else { break }
-                    let content = fnv1a(bytes)
+                    let content = StableHash.fnv1a(bytes)
                     // A rewrite with the same content (touch, a config tool
                     // run) is no new version.
                     if content == lastContent && !unavailable { break }
@@ -86,9 +86,4 @@ private struct FileVersion: Equatable {
         size = UInt64(info.st_size)
         modifiedNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
     }
-}
-
-/// 64-bit FNV-1a: a cheap fingerprint of a file's bytes (not security).
-func fnv1a(_ bytes: [UInt8]) -> UInt64 {
-    bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
 }

@@ -52,13 +52,7 @@ public enum LinkEvents {
         case RTM_NEWLINK:
             return LinkRecord(message: message).map { .changed(device: $0.name) }
         case RTM_DELLINK:
-            // The record parser reads only RTM_NEWLINK; the layout is the same.
-            var copy = [UInt8](UnsafeRawBufferPointer(start: message, count: Int(message.pointee.nlmsg_len)))
-            return copy.withUnsafeMutableBytes { bytes in
-                let header = bytes.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
-                header.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
-                return LinkRecord(message: UnsafePointer(header)).map { .removed(device: $0.name) }
-            }
+            return LinkRecord(message: message).map { .removed(device: $0.name) }
         default:
             return nil
         }

@@ -38,9 +38,10 @@ struct LinkRecord: Hashable {
         self.vxlan = vxlan
     }
 
-    /// Nil for anything but an RTM_NEWLINK with a name.
+    /// Nil for anything but an RTM_NEWLINK or RTM_DELLINK (same layout)
+    /// with a name.
     init?(message: UnsafePointer<nlmsghdr>) {
-        guard Int(message.pointee.nlmsg_type) == RTM_NEWLINK,
+        guard [RTM_NEWLINK, RTM_DELLINK].contains(Int(message.pointee.nlmsg_type)),
             Int(message.pointee.nlmsg_len) >= MemoryLayout<nlmsghdr>.size + MemoryLayout<ifinfomsg>.size
         else { return nil }
         let info = UnsafeRawPointer(message).loadUnaligned(fromByteOffset: MemoryLayout<nlmsghdr>.size, as: ifinfomsg.self)

@@ -39,11 +39,14 @@ public enum Naming {
 }
 
 /// FNV-1a: a fixed, platform-independent hash (Swift's Hasher is seeded per
-/// process, which would make names and slots differ between runs).
-enum StableHash {
-    static func fnv1a(_ text: String) -> UInt64 {
+/// process, which would make names and slots differ between runs). Not
+/// for security.
+public enum StableHash {
+    public static func fnv1a(_ text: String) -> UInt64 { fnv1a(text.utf8) }
+
+    public static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
+        for byte in bytes {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }

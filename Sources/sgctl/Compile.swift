@@ -1,4 +1,5 @@
 import ArgumentParser
+import Enforcer
 import Foundation
 import HostModel
 import PolicyCompiler
@@ -27,7 +28,7 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let policy = try input.load()
-        let hostName = host ?? shortHostName()
+        let hostName = host ?? Enforcer.localHostName
         let compilation: HostCompilation
         do {
             compilation = try PolicyCompiler(policy).compileExplained(host: hostName)

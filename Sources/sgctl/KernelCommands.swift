@@ -2,6 +2,7 @@ import ArgumentParser
 import Dataplane
 import Distribution
 import Etcd
+import Enforcer
 import Foundation
 import HostModel
 import Netlink
@@ -26,7 +27,7 @@ struct KernelOptions: ParsableArguments {
 
 /// Compiles the policy for the host, exiting 1 when the host isn't in it.
 func desiredState(_ policy: Policy, host: String?) throws -> (host: String, state: HostState) {
-    let name = host ?? shortHostName()
+    let name = host ?? Enforcer.localHostName
     do {
         return (name, try PolicyCompiler(policy).compile(host: name))
     } catch {

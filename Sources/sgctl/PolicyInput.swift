@@ -47,8 +47,3 @@ struct PolicyInput: ParsableArguments {
 func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
-
-/// The machine's short host name, the default for --host.
-func shortHostName() -> String {
-    String(ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "")
-}

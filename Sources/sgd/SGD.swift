@@ -64,7 +64,7 @@ struct SGD: AsyncParsableCommand {
         ]
         MetricsSystem.bootstrap(factory)
 
-        let hostName = host ?? String(ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "")
+        let hostName = host ?? Enforcer.localHostName
         let desiredSource: any DesiredStateSource
         var etcdClient: EtcdClient?
         var reporter: (any StatusReporter)?
