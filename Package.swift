@@ -42,7 +42,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
-        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(name: "PolicyModel"),
@@ -70,7 +69,6 @@ let package = Package(
         ]),
         .target(name: "Distribution", dependencies: [
             "Etcd", "Enforcer", "HostModel",
-            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sgd", dependencies: [
@@ -109,7 +107,8 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
         .testTarget(name: "EnforcerTests", dependencies: ["Enforcer", "Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "EtcdTests", dependencies: [
-            "Etcd", "Netlink",
+            "Etcd", "Netlink", "Distribution", "Enforcer", "Controller", "PolicyCompiler", "HostModel", "PolicyModel",
+            "SyntheticCloud",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

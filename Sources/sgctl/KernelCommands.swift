@@ -155,7 +155,7 @@ struct Apply: AsyncParsableCommand {
         if result.transactions == 0 {
             print("etcd: nothing changed (revision \(result.revision), \(result.unchanged) hosts)")
         } else {
-            print("etcd: revision \(result.revision): \(result.written.count) hosts written, \(result.removed.count) removed, \(result.unchanged) unchanged (\(result.transactions) transactions, \(milliseconds(ContinuousClock.now - start)))\(hosts)")
+            print("etcd: revision \(result.revision): \(result.written.count) hosts written, \(result.removed.count) removed, \(result.unchanged) unchanged (\(result.keys) keys, \(result.bytes) bytes, \(result.transactions) transactions, \(milliseconds(ContinuousClock.now - start)))\(hosts)")
         }
     }
 }
