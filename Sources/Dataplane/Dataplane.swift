@@ -91,7 +91,12 @@ public final class Dataplane {
     /// What apply would change. Fails, changing nothing, when the kernel
     /// can't carry the state.
     public func plan(_ desired: HostState) throws -> Plan {
-        let missing = try kernel.capabilities().missing(for: desired)
+        var missing = try kernel.capabilities().missing(for: desired)
+        if !missing.isEmpty {
+            // Features found earlier are kept; missing ones may have come
+            // since (a module loaded by the operator): look again before failing.
+            missing = try kernel.capabilities(probeAgain: true).missing(for: desired)
+        }
         guard missing.isEmpty else { throw DataplaneError.missingKernelFeatures(missing) }
 
         var reachable = desired

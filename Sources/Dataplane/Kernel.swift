@@ -16,7 +16,14 @@ public protocol Kernel: AnyObject {
     func deviceExists(_ name: String) throws -> Bool
     /// Deletes the connection-tracking entries of these zones.
     func deleteConnections(zones: Set<UInt16>) throws
-    func capabilities() throws -> KernelCapabilities
+    /// What the kernel can do. Probing takes a private namespace and tens
+    /// of milliseconds, so an implementation may keep the features it found
+    /// (the kernel doesn't lose them) and probe again only when asked.
+    func capabilities(probeAgain: Bool) throws -> KernelCapabilities
+}
+
+extension Kernel {
+    public func capabilities() throws -> KernelCapabilities { try capabilities(probeAgain: false) }
 }
 
 /// What the kernel of this host (namespace) can do, as far as the project cares.

@@ -48,7 +48,7 @@ public final class MemoryKernel: Kernel, @unchecked Sendable {
         devices.contains(name) || state.links.bridges[name] != nil || state.links.vxlans[name] != nil
     }
 
-    public func capabilities() throws -> KernelCapabilities { capabilitiesValue }
+    public func capabilities(probeAgain: Bool) throws -> KernelCapabilities { capabilitiesValue }
 
     public func deleteConnections(zones: Set<UInt16>) throws {
         log.append("conntrack delete zones \(zones.sorted().map(String.init).joined(separator: ","))")

@@ -41,12 +41,20 @@ public final class NetlinkKernel: Kernel {
 
     public func deviceExists(_ name: String) throws -> Bool { try links.interfaceIndex(name) != nil }
 
-    public func capabilities() throws -> KernelCapabilities {
+    /// What the last probe found: kept, since a daemon plans every change
+    /// and a probe costs a namespace and a few devices (~200 ms here).
+    private var probed: (links: LinkCapabilities, conntrack: (available: Bool, error: String?))?
+
+    public func capabilities(probeAgain: Bool) throws -> KernelCapabilities {
         // Features are probed by trying them, in a private namespace; only
-        // the br_netfilter switches are read here, as they are per namespace.
-        let (probed, conntrack) = try NetworkNamespace.runIsolated {
-            (try LinkConnection().probe(), Self.probeBridgeConntrack(try NFTConnection()))
+        // the br_netfilter switches are read every time, as they are per
+        // namespace and an operator may flip them.
+        if probed == nil || probeAgain {
+            probed = try NetworkNamespace.runIsolated {
+                (try LinkConnection().probe(), Self.probeBridgeConntrack(try NFTConnection()))
+            }
         }
+        let (probed, conntrack) = probed!
         var notes = probed.notes
         let bridgeNetfilter = Self.sysctl("net/bridge/bridge-nf-call-iptables") == "1"
             && Self.sysctl("net/bridge/bridge-nf-call-ip6tables") == "1"

@@ -60,6 +60,8 @@ public actor Enforcer {
     private var devicesSettling: Set<String>?
     private var retryTask: Task<Void, Never>?
     private var retryDelay: Duration
+    /// The pending items already logged.
+    private var loggedPending: Set<String> = []
 
     public init(
         host: String, source: String, dataplane: sending Dataplane, configuration: Configuration = Configuration(),
@@ -277,7 +279,10 @@ public actor Enforcer {
             let detailLevel: Logger.Level = triggers.contains(where: \.isPolicy) ? .debug : .info
             for detail in DeltaRenderer.lines(plan.delta).prefix(20) { logger.log(level: detailLevel, "  \(detail)") }
         }
-        for item in plan.pending { logger.info("pending: \(item)") }
+        // Pending items are said when they first appear, not with every
+        // apply: a host with many VMs not yet booted would repeat them all.
+        for item in plan.pending where !loggedPending.contains(item) { logger.info("pending: \(item)") }
+        loggedPending = Set(plan.pending)
     }
 
     private static func firstRetryDelay(_ configuration: Configuration) -> Duration {

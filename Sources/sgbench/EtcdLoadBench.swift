@@ -29,6 +29,9 @@ struct EtcdLoadBench {
         var ports: Int
         var changes: Int
         var hostsPerChangeMean: Double
+        /// Object keys and bytes a change wrote to etcd.
+        var keysPerChangeMean: Double
+        var bytesPerChangeP50: Int
         var publishP50: Double
         var endToEndP50: Double
         var endToEndP99: Double
@@ -125,6 +128,8 @@ struct EtcdLoadBench {
         var endToEnd: [Duration] = []
         var publishTimes: [Duration] = []
         var touched: [Int] = []
+        var keysWritten: [Int] = []
+        var bytesWritten: [Int] = []
         var attempts = 0
         while touched.count < changes && attempts < changes * 20 {
             attempts += 1
@@ -145,6 +150,8 @@ struct EtcdLoadBench {
             }
             endToEnd.append(slowest)
             touched.append(published.written.count)
+            keysWritten.append(published.keys)
+            bytesWritten.append(published.bytes)
         }
 
         // Read back every host's kernel: it must hold exactly its compiled state.
@@ -166,9 +173,12 @@ struct EtcdLoadBench {
         let report = Report(
             hosts: hosts.count, ports: policy.ports.count, changes: endToEnd.count,
             hostsPerChangeMean: Double(touched.reduce(0, +)) / Double(max(1, touched.count)),
+            keysPerChangeMean: Double(keysWritten.reduce(0, +)) / Double(max(1, keysWritten.count)),
+            bytesPerChangeP50: bytesWritten.isEmpty ? 0 : bytesWritten.sorted()[bytesWritten.count / 2],
             publishP50: publishTimes.isEmpty ? 0 : ms(publishTimes.sorted()[publishTimes.count / 2]),
             endToEndP50: percentile(0.5), endToEndP99: percentile(0.99), endToEndMax: sorted.last.map(ms) ?? 0,
             converged: converged)
+        print(String(format: "  each change wrote %.1f keys on average, %d bytes (p50)", report.keysPerChangeMean, report.bytesPerChangeP50))
         print(String(format: "  publish p50 %.2f ms; publish to kernel on every touched host: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%.2f hosts per change)",
                      report.publishP50, report.endToEndP50, report.endToEndP99, report.endToEndMax, report.hostsPerChangeMean))
         print("  read back: " + hosts.map { "\($0) \(converged[$0]! ? "exactly its compiled state" : "DIFFERS from its compiled state")" }.joined(separator: ", "))
@@ -176,22 +186,38 @@ struct EtcdLoadBench {
     }
 }
 
-/// Which revision each host reported, and waiters for the next ones.
+/// Which revision each host reported, and waiters for the next ones,
+/// resumed by the report itself (no polling, so no added delay).
 actor Acknowledgements {
-    private var applied: [String: (revision: Int64, at: ContinuousClock.Instant)] = [:]
+    typealias Instant = ContinuousClock.Instant
+    private var applied: [String: (revision: Int64, at: Instant)] = [:]
+    private var waiters: [Int: (host: String, revision: Int64, continuation: CheckedContinuation<Instant?, Never>)] = [:]
+    private var nextWaiter = 0
 
     func record(host: String, revision: Int64) {
         if let current = applied[host], current.revision >= revision { return }
-        applied[host] = (revision, ContinuousClock.now)
+        let now = ContinuousClock.now
+        applied[host] = (revision, now)
+        for (id, waiter) in waiters where waiter.host == host && waiter.revision <= revision {
+            waiters[id] = nil
+            waiter.continuation.resume(returning: now)
+        }
     }
 
     /// When `host` first reported `revision` or later; nil after `timeout`.
-    func wait(host: String, revision: Int64, timeout: Duration) async -> ContinuousClock.Instant? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let current = applied[host], current.revision >= revision { return current.at }
-            try? await Task.sleep(for: .microseconds(200))
+    func wait(host: String, revision: Int64, timeout: Duration) async -> Instant? {
+        if let current = applied[host], current.revision >= revision { return current.at }
+        let id = nextWaiter
+        nextWaiter += 1
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(id)
         }
-        return nil
+        defer { timer.cancel() }
+        return await withCheckedContinuation { waiters[id] = (host, revision, $0) }
+    }
+
+    private func expire(_ id: Int) {
+        waiters.removeValue(forKey: id)?.continuation.resume(returning: nil)
     }
 }
