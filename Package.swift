@@ -7,6 +7,7 @@ import PackageDescription
 //   HostModel      HostState, HostDelta, diff, nft text renderer         (pure Swift)
 //   PolicyCompiler Policy -> HostState of one host                        (pure Swift)
 //   Controller     changes -> per-host deltas of only the affected hosts  (pure Swift)
+//   PolicyTrace    one packet through the compiled rulesets, explained    (pure Swift)
 //   Enforcer       keeps one host's kernel in its desired state (sources, link events, drift)
 //   Etcd           etcd v3 client over the JSON gateway (AsyncHTTPClient)
 //   Distribution   host states published to etcd, and the daemon's etcd source
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "HostModel", targets: ["HostModel"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Controller", targets: ["Controller"]),
+        .library(name: "PolicyTrace", targets: ["PolicyTrace"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Etcd", targets: ["Etcd"]),
@@ -52,6 +54,7 @@ let package = Package(
         .target(name: "HostModel", dependencies: ["PolicyModel"]),
         .target(name: "PolicyCompiler", dependencies: ["PolicyModel", "HostModel"]),
         .target(name: "Controller", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
+        .target(name: "PolicyTrace", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
