@@ -86,7 +86,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
