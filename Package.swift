@@ -107,6 +107,7 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyModel", "HostModel"]),
+        .testTarget(name: "PolicyTraceTests", dependencies: ["PolicyTrace", "PolicyModel", "PolicyCompiler", "HostModel"]),
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
