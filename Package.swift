@@ -117,6 +117,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "IntegrationTests"),
+        // The harness traces every reachability check it makes (PolicyTrace)
+        // and compares the verdict with what the packets did.
+        .testTarget(name: "IntegrationTests", dependencies: ["PolicyTrace", "PolicyModel"]),
     ]
 )
