@@ -130,6 +130,13 @@ struct TraceTests {
         #expect(noReply.reply?.reason == "egress of port sl2 on hv2: dropped: no egress rule of groups [sl] allows it")
     }
 
+    @Test func packetToAStatelessPortIsUntrackedAndTheTraceSaysWhy() throws {
+        // cli is stateful; sl1, on the same host, is in a stateless group.
+        let trace = try F.trace("cli", "sl1", .udp(53))
+        #expect(trace.verdict == .allowed)
+        #expect(trace.steps[0].findings.contains { $0.text == "not tracked: it goes to a port in stateless groups, so every packet is judged by the rules alone" })
+    }
+
     @Test func portWithoutPortSecurityIsNeitherCheckedNorFiltered() throws {
         let trace = try F.trace("free", "twin", .tcp(9999), fromIP: nil)
         #expect(trace.verdict == .allowed)
