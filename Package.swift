@@ -7,6 +7,7 @@ import PackageDescription
 //   HostModel      HostState, HostDelta, diff, nft text renderer         (pure Swift)
 //   PolicyCompiler Policy -> HostState of one host                        (pure Swift)
 //   Controller     changes -> per-host deltas of only the affected hosts  (pure Swift)
+//   PolicyTrace    one packet through the compiled rulesets, explained    (pure Swift)
 //   Enforcer       keeps one host's kernel in its desired state (sources, link events, drift)
 //   Etcd           etcd v3 client over the JSON gateway (AsyncHTTPClient)
 //   Distribution   host states published to etcd, and the daemon's etcd source
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "HostModel", targets: ["HostModel"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Controller", targets: ["Controller"]),
+        .library(name: "PolicyTrace", targets: ["PolicyTrace"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Etcd", targets: ["Etcd"]),
@@ -51,6 +53,7 @@ let package = Package(
         .target(name: "HostModel", dependencies: ["PolicyModel"]),
         .target(name: "PolicyCompiler", dependencies: ["PolicyModel", "HostModel"]),
         .target(name: "Controller", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
+        .target(name: "PolicyTrace", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
@@ -81,7 +84,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
@@ -102,6 +105,7 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyModel", "HostModel"]),
+        .testTarget(name: "PolicyTraceTests", dependencies: ["PolicyTrace", "PolicyModel", "PolicyCompiler", "HostModel"]),
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),
@@ -112,6 +116,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "IntegrationTests"),
+        // The harness traces every reachability check it makes (PolicyTrace)
+        // and compares the verdict with what the packets did.
+        .testTarget(name: "IntegrationTests", dependencies: ["PolicyTrace", "PolicyModel"]),
     ]
 )

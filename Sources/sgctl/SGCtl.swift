@@ -10,15 +10,15 @@ struct SGCtl: AsyncParsableCommand {
             name), or - for standard input.
 
             Exit codes:
-              0   success (plan --detailed-exitcode: no changes)
+              0   success (plan --detailed-exitcode: no changes; trace: the packet is allowed)
               1   the policy is invalid (every problem is printed, one per line, path first),
-                  can't be read, or the host is not in it
-              2   plan --detailed-exitcode: there are changes to apply
+                  can't be read, or the host (trace: a port or address) is not in it
+              2   plan --detailed-exitcode: there are changes to apply; trace: the packet is dropped
               3   kernel error, or the kernel lacks a feature the policy needs: nothing was changed
               64  wrong command-line usage
             """,
         version: "0.1.0",
-        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self, Status.self]
+        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self, Status.self, TraceCommand.self]
     )
 }
 
@@ -27,5 +27,10 @@ enum ExitStatus {
     static let invalidPolicy = ExitCode(1)
     static let unreadable = ExitCode(1)
     static let changesPending = ExitCode(2)
+    /// trace: the policy is fine but the ends can't be traced (unknown port, mixed families...).
+    static let untraceable = ExitCode(1)
+    /// trace: the packet is dropped. Not 1, which already means "the policy
+    /// is invalid" for every subcommand: a script must tell "blocked" from "broken".
+    static let dropped = ExitCode(2)
     static let kernelError = ExitCode(3)
 }

@@ -27,7 +27,7 @@ struct DistributionTests {
             policy.port(c, groups: ["db"])
 
             func publish(_ policy: PolicyDoc) async throws -> CommandOutput {
-                try await control.sgctl(["apply"], policy, extra: ["--etcd", etcd.url])
+                try await control.publish(policy, etcd: etcd.url)
             }
             var out = try await publish(policy)
             try #require(out.succeeded, "publish failed: \(out)")

@@ -139,6 +139,18 @@ enum Example {
                 await t.fail("\(name): traffic crossed networks: \(leak)", #_sourceLocation)
             }
 
+            // Trace must agree with the packets of every probe (TraceAgreement).
+            var traceDisagreements: [String] = []
+            for (check, attempt) in results {
+                switch TraceAgreement.compare(example: check, clientPort: oracle.clientPort, packetsPassed: attempt.passed, ledger: t.ledger) {
+                case .agreed, .excluded: break
+                case .disagreed(let message): traceDisagreements.append(message)
+                }
+            }
+            for message in traceDisagreements.prefix(10) { await t.fail("\(name): \(message)", #_sourceLocation) }
+            if traceDisagreements.count > 10 { await t.fail("\(name): \(traceDisagreements.count - 10) more disagreements with trace", #_sourceLocation) }
+            print(await TraceTally.shared.add(t.tag, compared: results.count, excluded: []))
+
             // The whole matrix, expected and observed, for whoever reads a failure.
             let matrix = results.map { check, attempt in
                 "\(check.expected.passes ? "pass " : "block") \(attempt.passed == check.expected.passes ? "ok      " : "MISMATCH") \(check)  [\(check.expected.why)]"
@@ -239,6 +251,7 @@ extension Example {
         func applyOnEveryHost() async throws {
             for (name, host) in hosts.sorted(by: { $0.key < $1.key }) {
                 let out = try await host.sgctl(["apply"], text: policy.text)
+                if out.succeeded { topology.ledger.enforce(policy.text, on: [name]) }
                 if !out.succeeded {
                     await topology.fail("sgctl apply of \(policy.name) on \(name) failed: \(out)", #_sourceLocation)
                     throw HarnessError("sgctl apply of \(policy.name) on \(name) failed (exit \(out.status)); see the recorded issue")

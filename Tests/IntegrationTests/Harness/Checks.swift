@@ -9,9 +9,19 @@ struct Check: Sendable {
     let address: String
     let passes: Bool
     let sourceLocation: SourceLocation
+    /// Why trace can't be compared with this check's packets (TraceAgreement).
+    var untracedReason: String?
 
     var description: String {
         "\(from.name) -> \(address) \(traffic) should \(passes ? "pass" : "be blocked")"
+    }
+
+    /// The same check, not compared with trace: for a kernel state the
+    /// policy doesn't describe. Say which, and why.
+    func untraced(_ reason: String) -> Check {
+        var check = self
+        check.untracedReason = reason
+        return check
     }
 }
 
@@ -30,7 +40,8 @@ extension Topology {
     /// timeout) and records an issue, with the probe's output and the hosts'
     /// state, for each one that comes out wrong. A check expected to pass
     /// gets a second try, so that a loaded machine doesn't fail it; one
-    /// expected to be blocked gets one packet.
+    /// expected to be blocked gets one packet. Each check is also traced,
+    /// and an issue recorded where trace disagrees with the packets.
     func expect(_ checks: [Check]) async {
         let results = await withTaskGroup(of: (Int, CommandOutput?).self) { group in
             for (i, check) in checks.enumerated() {
@@ -50,6 +61,18 @@ extension Topology {
         for (check, output) in zip(checks, results) where (output?.succeeded ?? false) != check.passes {
             await fail("\(check.description), but \(check.passes ? "it did not" : "it passed"): \(output.map(String.init(describing:)) ?? "could not run")", check.sourceLocation)
         }
+        var compared = 0
+        var excluded: [String] = []
+        for (check, output) in zip(checks, results) {
+            switch TraceAgreement.compare(check, packetsPassed: output?.succeeded, ledger: ledger) {
+            case .agreed: compared += 1
+            case .excluded(let reason): excluded.append(reason)
+            case .disagreed(let message):
+                compared += 1
+                await fail(message, check.sourceLocation)
+            }
+        }
+        print(await TraceTally.shared.add(tag, compared: compared, excluded: excluded))
     }
 
     /// Records an issue unless `condition` holds; use for checks other than reachability.

@@ -15,6 +15,7 @@ struct Daemon: Sendable {
     static func start(on host: Host, policy: PolicyDoc, driftInterval: Int = 2, extra: [String] = []) async throws -> Daemon {
         let file = host.topology.workDirectory.appendingPathComponent("sgd-\(host.name).json")
         try policy.json.write(to: file, atomically: true, encoding: .utf8)
+        host.topology.ledger.enforce(policy.json, on: [host.name])
         let arguments = [
             Paths.sgd, "--source", "file:\(file.path)", "--host", host.name, "--drift-interval", "\(driftInterval * Slowness.factor)",
         ] + extra
@@ -39,8 +40,12 @@ struct Daemon: Sendable {
     }
 
     /// Replaces the policy file the way config management does: a new
-    /// file renamed over the old one.
-    func write(_ text: String) throws { try text.write(to: policyFile!, atomically: true, encoding: .utf8) }
+    /// file renamed over the old one. (If the text is a valid policy, it is
+    /// what the host enforces once sgd has applied it.)
+    func write(_ text: String) throws {
+        try text.write(to: policyFile!, atomically: true, encoding: .utf8)
+        host.topology.ledger.enforce(text, on: [host.name])
+    }
     func write(_ policy: PolicyDoc) throws { try write(policy.json) }
 
     /// What sgd logged so far.

@@ -37,7 +37,17 @@ struct Host: Sendable {
 
     /// `sgctl apply` as an operator runs it; returns whatever happened.
     func apply(_ policy: PolicyDoc) async throws -> CommandOutput {
-        try await sgctl(["apply"], policy)
+        let out = try await sgctl(["apply"], policy)
+        if out.succeeded { topology.ledger.enforce(policy.json, on: [name]) }
+        return out
+    }
+
+    /// `sgctl apply --etcd URL` from this node: every host's state published.
+    /// The hosts' sgd apply it; scenarios wait for that before they check.
+    func publish(_ policy: PolicyDoc, etcd: String) async throws -> CommandOutput {
+        let out = try await sgctl(["apply"], policy, extra: ["--etcd", etcd])
+        if out.succeeded { topology.ledger.enforceEverywhere(policy.json) }
+        return out
     }
 
     /// `sgctl apply`, which must succeed: a failure stops the scenario with sgctl's output.

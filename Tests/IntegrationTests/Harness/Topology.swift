@@ -49,6 +49,8 @@ final class Topology: @unchecked Sendable {
     let tag: String
     let prefix: String
     let workDirectory: URL
+    /// The policy each host enforces, for tracing the checks.
+    let ledger = PolicyLedger()
     private let lock = NSLock()
     private var namespaces: [String] = []
     private var children: [Child] = []
