@@ -161,4 +161,99 @@ struct PublisherTests {
             #expect(try await source.waitForRevision(repair.revision).last?.0 == controller.state(of: host))
         }
     }
+
+    /// A watch whose connection goes silent (here: a proxy in between,
+    /// stopped with SIGSTOP, so nothing is reset) is noticed by the
+    /// liveness read and given up; the change made meanwhile arrives
+    /// through the other endpoint.
+    @Test func aSilentlyStalledWatchIsNoticedAndTheChangeArrives() async throws {
+        try await withEtcd { etcd in
+            let proxy = Process()
+            proxy.executableURL = URL(fileURLWithPath: "/usr/bin/ip")
+            proxy.arguments = ["netns", "exec", etcd.namespace, "python3", "-c", Self.proxyScript]
+            try proxy.run()
+            defer {
+                kill(proxy.processIdentifier, SIGKILL)  // stopped or not
+                proxy.waitUntilExit()
+            }
+            let direct = try etcd.client()
+            // Until the proxy listens, the source's client would settle on the other endpoint.
+            let listening = try await Self.waitUntilListening(namespace: etcd.namespace, port: 23790)
+            try #require(listening, "the proxy listens on 23790")
+            let viaProxy = try etcd.client(endpoints: ["http://127.0.0.1:23790", etcd.endpoint], timeout: .seconds(1))
+            let controller = try Self.cloud(ports: 12)
+            let host = controller.policy.hosts[0].name
+            let publisher = EtcdPublisher(client: direct)
+            _ = try await publisher.publish(states: Self.states(controller), label: "before")
+
+            let source = Received(EtcdSource(
+                client: viaProxy, endpoints: ["http://127.0.0.1:23790", etcd.endpoint], host: host, livenessInterval: .milliseconds(500)))
+            defer { source.stop() }
+            _ = try await source.waitForRevision(1)
+            // A change that arrives proves the watch is up (through the proxy:
+            // the client keeps to the endpoint that answered last).
+            var changed = Self.states(controller)
+            changed[host]?.links.bridges = [:]
+            let through = try await publisher.publish(states: changed, label: "through the proxy")
+            _ = try await source.waitForRevision(through.revision)
+            #expect(try Self.connections(namespace: etcd.namespace, port: 23790) > 0, "the source uses the proxy")
+
+            kill(proxy.processIdentifier, SIGSTOP)
+            changed[host] = HostState()
+            let second = try await publisher.publish(states: changed, label: "while the watch is stalled")
+            let desired = try await source.waitForRevision(second.revision, seconds: 20)
+            #expect(desired.last?.0 == HostState())
+            #expect(source.all.contains { if case .unavailable(let reason) = $0 { reason.contains("the watch is stalled") } else { false } },
+                "the stall is reported: \(source.all.map(\.kind))")
+        }
+    }
+
+    static func connections(namespace: String, port: Int) throws -> Int {
+        try Command.run("ip", ["netns", "exec", namespace, "ss", "-Htn", "state", "established", "sport = :\(port)"])
+            .stdout.split(separator: "\n").count
+    }
+
+    static func waitUntilListening(namespace: String, port: Int) async throws -> Bool {
+        for _ in 0..<100 {
+            let sockets = try Command.run("ip", ["netns", "exec", namespace, "ss", "-Htln", "sport = :\(port)"])
+            if !sockets.stdout.isEmpty { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    /// Forwards 127.0.0.1:23790 to etcd at 127.0.0.1:2379, a thread per direction.
+    static let proxyScript = """
+        import socket, threading
+        def pipe(a, b):
+            try:
+                while True:
+                    data = a.recv(65536)
+                    if not data: break
+                    b.sendall(data)
+            except OSError: pass
+            for s in (a, b):
+                try: s.shutdown(socket.SHUT_RDWR)
+                except OSError: pass
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 23790))
+        server.listen(64)
+        while True:
+            client, _ = server.accept()
+            upstream = socket.create_connection(("127.0.0.1", 2379))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+        """
+}
+
+extension SourceEvent {
+    /// The event without its state, for messages.
+    var kind: String {
+        switch self {
+        case .desired(_, let revision): "desired \(revision)"
+        case .rejected(let revision, let errors): "rejected \(revision): \(errors)"
+        case .unavailable(let reason): "unavailable: \(reason)"
+        }
+    }
 }
