@@ -1,0 +1,114 @@
+/// A plan as text: the one-line summary, then each section's heading and
+/// its changes in aligned columns. Plans longer than `limit` lines are
+/// summarised: each section's counts and first few changes, as many
+/// sections as fit, and how many more there are.
+public struct PlanRenderer: Sendable {
+    public static let defaultLimit = 40
+    /// Changes shown per section when summarising.
+    public static let sample = 3
+
+    public var style: TextStyle
+    /// Nil: everything (`--full`).
+    public var limit: Int?
+
+    public init(style: TextStyle, limit: Int? = PlanRenderer.defaultLimit) {
+        self.style = style
+        self.limit = limit
+    }
+
+    public func render(_ view: PlanView) -> [String] {
+        var lines = [style.paint(view.summary, .bold)]
+        if !view.isEmpty {
+            let full = view.sections.reduce(0) { $0 + fullLength($1) }
+            if let limit, full > limit {
+                lines.append(style.paint("(\(full) lines, summarised: --full shows them all)", .dim))
+                lines += summarised(view.sections, host: view.host, limit: limit)
+            } else {
+                let columns = Columns(view.sections.flatMap(\.items))
+                for section in view.sections {
+                    lines.append(heading(section, host: view.host))
+                    for item in section.items { lines += itemLines(item, columns, details: true) }
+                }
+            }
+        }
+        for item in view.pending { lines.append(style.paint("pending:", .yellow) + " " + item) }
+        return lines
+    }
+
+    func fullLength(_ section: PlanSection) -> Int {
+        1 + section.items.reduce(0) { $0 + 1 + $1.details.count }
+    }
+
+    /// Sections while they fit in `limit` lines (at least one), each with
+    /// its first few changes; then what was left out.
+    func summarised(_ sections: [PlanSection], host: String, limit: Int) -> [String] {
+        var lines: [String] = []
+        var shown = 0
+        let columns = Columns(sections.flatMap { $0.items.prefix(Self.sample) })
+        for section in sections {
+            var part = [heading(section, host: host)]
+            for item in section.items.prefix(Self.sample) { part += itemLines(item, columns, details: false) }
+            if section.items.count > Self.sample {
+                part.append(style.paint("    … and \(section.items.count - Self.sample) more", .dim))
+            }
+            if shown > 0, lines.count + part.count > limit { break }
+            lines += part
+            shown += 1
+        }
+        let rest = sections.dropFirst(shown)
+        if !rest.isEmpty {
+            let byKind = Dictionary(grouping: rest, by: \.subject.kind)
+            let what = PlanSubject.Kind.allCases.compactMap { kind in
+                byKind[kind].map { kind == .host ? "the host-wide objects" : kind.noun.counted($0.count) }
+            }
+            let changes = rest.reduce(0) { $0 + $1.items.count }
+            lines.append(style.paint("… and \(rest.count) more: \(what.joined(separator: ", ")); \(Noun("change").counted(changes)) (use --full)", .dim))
+        }
+        return lines
+    }
+
+    func heading(_ section: PlanSection, host: String) -> String {
+        let title = style.paint(section.subject.title(host: host) + (section.pending ? ", device not there yet (pending)" : ""), .bold)
+        return "\(title): \(section.counts.description)"
+    }
+
+    func itemLines(_ item: PlanItem, _ columns: Columns, details: Bool) -> [String] {
+        var text = "  \(item.change.rawValue) \(pad(item.object, columns.object))  \(pad(item.place, columns.place))"
+        if !item.value.isEmpty || item.note != nil { text += "  " + (item.note == nil ? item.value : pad(item.value, columns.value)) }
+        if let note = item.note { text += "  (\(note))" }
+        var lines = [style.paint(trimmingTrailingSpaces(text), item.change)]
+        if details {
+            for detail in item.details {
+                lines.append(style.paint("      \(detail.change?.rawValue ?? " ") \(detail.text)", detail.change))
+            }
+        }
+        return lines
+    }
+
+    /// Column widths over the items shown, so that the columns line up
+    /// across sections. Values are padded only where a note follows them,
+    /// and not beyond a width that would push notes off a screen.
+    struct Columns {
+        var object = 0
+        var place = 0
+        var value = 0
+
+        init(_ items: some Sequence<PlanItem>) {
+            for item in items {
+                object = max(object, item.object.count)
+                place = max(place, item.place.count)
+                if item.note != nil { value = max(value, min(item.value.count, 48)) }
+            }
+        }
+    }
+
+    func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    func trimmingTrailingSpaces(_ text: String) -> String {
+        var text = text
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}
