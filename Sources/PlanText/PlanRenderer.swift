@@ -18,21 +18,27 @@ public struct PlanRenderer: Sendable {
 
     public func render(_ view: PlanView) -> [String] {
         var lines = [style.paint(view.summary, .bold)]
-        if !view.isEmpty {
-            let full = view.sections.reduce(0) { $0 + fullLength($1) }
-            if let limit, full > limit {
-                lines.append(style.paint("(\(full) lines, summarised: --full shows them all)", .dim))
-                lines += summarised(view.sections, host: view.host, limit: limit)
-            } else {
-                let columns = Columns(view.sections.flatMap(\.items))
-                for section in view.sections {
-                    lines.append(heading(section, host: view.host))
-                    for item in section.items { lines += itemLines(item, columns, details: true) }
-                }
+        let full = view.sections.reduce(0) { $0 + fullLength($1) } + view.pending.count
+        if let limit, full > limit {
+            lines.append(style.paint("(\(full) lines, summarised: --full shows them all)", .dim))
+            lines += summarised(view.sections, host: view.host, limit: limit)
+            lines += pending(view.pending.prefix(Self.sample))
+            if view.pending.count > Self.sample {
+                lines.append(style.paint("… and \(view.pending.count - Self.sample) more pending (use --full)", .dim))
             }
+        } else {
+            let columns = Columns(view.sections.flatMap(\.items))
+            for section in view.sections {
+                lines.append(heading(section, host: view.host))
+                for item in section.items { lines += itemLines(item, columns, details: true) }
+            }
+            lines += pending(view.pending)
         }
-        for item in view.pending { lines.append(style.paint("pending:", .yellow) + " " + item) }
         return lines
+    }
+
+    func pending(_ items: some Sequence<String>) -> [String] {
+        items.map { style.paint("pending:", .yellow) + " " + $0 }
     }
 
     func fullLength(_ section: PlanSection) -> Int {

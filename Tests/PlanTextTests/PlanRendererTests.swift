@@ -87,6 +87,25 @@ import Testing
         #expect(full.contains("port extra29 (tap-x29): 9 elements added, 1 port attached"))
     }
 
+    @Test func pendingDevicesAreSummarisedWithTheRestOfALargePlan() throws {
+        let policy = PlanFixture.crowded(20)
+        let desired = try PolicyCompiler(policy).compile(host: "hv1")
+        let devices = policy.ports.filter { $0.host == "hv1" }.map(\.device)
+        // As Dataplane plans it: the missing devices' filtering, but no attachment.
+        var reachable = desired
+        for device in devices { reachable.links.ports[device] = nil }
+        let view = PlanView(
+            host: "hv1", delta: diff(HostState(), reachable), policy: policy, desired: desired,
+            pending: devices.map { "port device \($0) does not exist yet" }, pendingDevices: devices)
+        #expect(view.sections.first?.pending == true)
+        let lines = PlanRenderer(style: TextStyle(colored: false), limit: 40).render(view)
+        #expect(lines.filter { $0.hasPrefix("pending: ") }.count == PlanRenderer.sample)
+        #expect(lines.last == "… and \(devices.count - PlanRenderer.sample) more pending (use --full)")
+        #expect(lines[2] == "port extra0 (tap-x0), device not there yet (pending): 9 elements added")
+        let full = PlanRenderer(style: TextStyle(colored: false), limit: nil).render(view)
+        #expect(full.filter { $0.hasPrefix("pending: ") }.count == devices.count)
+    }
+
     @Test func aPlanWithinTheLimitIsShownWhole() throws {
         let lines = PlanRenderer(style: TextStyle(colored: false), limit: 1000).render(Self.joinView)
         #expect(!lines.contains { $0.contains("summarised") || $0.contains("more") })
