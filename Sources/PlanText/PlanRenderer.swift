@@ -1,7 +1,6 @@
 /// A plan as text: the one-line summary, then each section's heading and
 /// its changes in aligned columns. Plans longer than `limit` lines are
-/// summarised: each section's counts and first few changes, as many
-/// sections as fit, and how many more there are.
+/// summarised (see `summarised`).
 public struct PlanRenderer: Sendable {
     public static let defaultLimit = 40
     /// Changes shown per section when summarising.
@@ -45,23 +44,23 @@ public struct PlanRenderer: Sendable {
         1 + section.items.reduce(0) { $0 + 1 + $1.details.count }
     }
 
-    /// Sections while they fit in `limit` lines (at least one), each with
-    /// its first few changes; then what was left out.
+    /// A long plan in at most about `limit` lines, degrading step by step:
+    /// every section's counts and first few changes; else the ports' counts
+    /// only (many ports changing alike is the common long plan) with the
+    /// groups', profiles' and host's first changes; else counts only, the
+    /// groups, profiles and host first, as many as fit, and what was left out.
     func summarised(_ sections: [PlanSection], host: String, limit: Int) -> [String] {
-        var lines: [String] = []
-        var shown = 0
-        let columns = Columns(sections.flatMap { $0.items.prefix(Self.sample) })
-        for section in sections {
-            var part = [heading(section, host: host)]
-            for item in section.items.prefix(Self.sample) { part += itemLines(item, columns, details: false) }
-            if section.items.count > Self.sample {
-                part.append(style.paint("    … and \(section.items.count - Self.sample) more", .dim))
-            }
-            if shown > 0, lines.count + part.count > limit { break }
-            lines += part
-            shown += 1
+        let everySample = sections.map { ($0, true) }
+        if length(everySample) <= limit { return layout(everySample, host: host) }
+        let portCounts = sections.map { ($0, $0.subject.kind != .port) }
+        if length(portCounts) <= limit { return layout(portCounts, host: host) }
+
+        let byPriority = sections.indices.sorted { a, b in
+            (sections[a].subject.kind == .port ? 1 : 0, a) < (sections[b].subject.kind == .port ? 1 : 0, b)
         }
-        let rest = sections.dropFirst(shown)
+        let shown = Set(byPriority.prefix(max(1, limit - 1)))
+        var lines = layout(sections.indices.filter(shown.contains).map { (sections[$0], false) }, host: host)
+        let rest = sections.indices.filter { !shown.contains($0) }.map { sections[$0] }
         if !rest.isEmpty {
             let byKind = Dictionary(grouping: rest, by: \.subject.kind)
             let what = PlanSubject.Kind.allCases.compactMap { kind in
@@ -69,6 +68,29 @@ public struct PlanRenderer: Sendable {
             }
             let changes = rest.reduce(0) { $0 + $1.items.count }
             lines.append(style.paint("… and \(rest.count) more: \(what.joined(separator: ", ")); \(Noun("change").counted(changes)) (use --full)", .dim))
+        }
+        return lines
+    }
+
+    /// Lines of sections shown with their first changes (`true`) or with their counts only.
+    func length(_ plan: [(PlanSection, Bool)]) -> Int {
+        plan.reduce(0) { sum, entry in
+            let (section, sampled) = entry
+            guard sampled else { return sum + 1 }
+            return sum + 1 + min(section.items.count, Self.sample) + (section.items.count > Self.sample ? 1 : 0)
+        }
+    }
+
+    func layout(_ plan: [(PlanSection, Bool)], host: String) -> [String] {
+        let columns = Columns(plan.flatMap { section, sampled in sampled ? Array(section.items.prefix(Self.sample)) : [] })
+        var lines: [String] = []
+        for (section, sampled) in plan {
+            lines.append(heading(section, host: host))
+            guard sampled else { continue }
+            for item in section.items.prefix(Self.sample) { lines += itemLines(item, columns, details: false) }
+            if section.items.count > Self.sample {
+                lines.append(style.paint("    … and \(section.items.count - Self.sample) more", .dim))
+            }
         }
         return lines
     }

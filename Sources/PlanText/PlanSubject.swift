@@ -40,18 +40,19 @@ public enum PlanSubject: Hashable, Sendable, Comparable {
     }
 
     /// Ports by name (devices no port names after them), then groups,
-    /// profiles, and the host's own objects last.
+    /// profiles, and the host's own objects last; names in natural order
+    /// (`worker-2` before `worker-10`).
     public static func < (a: PlanSubject, b: PlanSubject) -> Bool {
         if a.kind != b.kind { return a.kind < b.kind }
         switch (a, b) {
         case (.port(let n, let d), .port(let m, let e)):
             switch (n, m) {
-            case (let n?, let m?): return (n, d) < (m, e)
+            case (let n?, let m?): return n == m ? NaturalOrder.less(d, e) : NaturalOrder.less(n, m)
             case (_?, nil): return true
             case (nil, _?): return false
-            case (nil, nil): return d < e
+            case (nil, nil): return NaturalOrder.less(d, e)
             }
-        case (.group(let x), .group(let y)), (.profile(let x), .profile(let y)): return x < y
+        case (.group(let x), .group(let y)), (.profile(let x), .profile(let y)): return NaturalOrder.less(x, y)
         default: return false
         }
     }
@@ -80,4 +81,30 @@ public struct Noun: Hashable, Sendable {
     }
 
     public func counted(_ n: Int) -> String { "\(n) \(n == 1 ? singular : plural)" }
+}
+
+/// Names compared with their runs of digits as numbers, as people count:
+/// `vm2` < `vm10`.
+enum NaturalOrder {
+    static func less(_ a: String, _ b: String) -> Bool {
+        var (i, j) = (a.unicodeScalars[...], b.unicodeScalars[...])
+        while let x = i.first, let y = j.first {
+            if x.properties.numericType == .decimal, y.properties.numericType == .decimal, x.isASCII, y.isASCII {
+                let m = i.prefix { $0.isASCII && $0.properties.numericType == .decimal }
+                let n = j.prefix { $0.isASCII && $0.properties.numericType == .decimal }
+                let (p, q) = (String(m).drop { $0 == "0" }, String(n).drop { $0 == "0" })
+                if p.count != q.count { return p.count < q.count }
+                if p != q { return p < q }
+                i = i.dropFirst(m.count)
+                j = j.dropFirst(n.count)
+            } else {
+                if x != y { return x.value < y.value }
+                i = i.dropFirst()
+                j = j.dropFirst()
+            }
+        }
+        // One is a prefix of the other in this order; fall back to plain
+        // order so that names differing only in leading zeros stay apart.
+        return i.isEmpty && !j.isEmpty || (i.isEmpty == j.isEmpty && a < b)
+    }
 }

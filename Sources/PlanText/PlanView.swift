@@ -130,7 +130,9 @@ struct ItemBuilder {
         var note: String?
         if case .group(let group) = subject {
             let owners = resolver.owners(ofMember: element, inGroup: group)
-            if !owners.isEmpty { note = (owners.count == 1 ? "port " : "ports ") + owners.joined(separator: ", ") }
+            // A merged range of a whole subnet's ports would name hundreds.
+            let named = owners.prefix(4).joined(separator: ", ") + (owners.count > 4 ? " and \(owners.count - 4) more" : "")
+            if !owners.isEmpty { note = (owners.count == 1 ? "port " : "ports ") + named }
         }
         let item = PlanItem(
             change, "element", place(id, set), NFTRenderer.element(element, keyTypes: keyTypes), note: note,

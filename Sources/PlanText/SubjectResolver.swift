@@ -106,7 +106,7 @@ public struct SubjectResolver: Sendable {
     public func owners(ofMember element: NFTElement, inGroup group: String) -> [String] {
         guard case .address(let range)? = element.key.first else { return [] }
         let owners = (memberPrefixes[group] ?? []).filter { range.lower <= $0.range.lower && $0.range.upper <= range.upper }
-        return Array(Set(owners.map(\.port))).sorted()
+        return Array(Set(owners.map(\.port))).sorted(by: NaturalOrder.less)
     }
 
     /// The group of a remote-set name (`remote/web/ipv4` → `web`).

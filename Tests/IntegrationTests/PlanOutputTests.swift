@@ -52,10 +52,10 @@ struct PlanOutputTests {
             let never = try await hv.sgctl(["plan"], joined, extra: ["--color", "never"])
             await t.expect(never.stdout == plan.stdout, "--color never should print what a pipe gets:\n\(never.stdout)\nvs\n\(plan.stdout)")
 
-            let short = try await hv.sgctl(["plan"], joined, extra: ["--limit", "6"])
+            let short = try await hv.sgctl(["plan"], joined, extra: ["--limit", "3"])
             await t.expect(short.stdout.contains("summarised: --full shows them all") && short.stdout.contains("(use --full)"),
                            "a plan longer than --limit should be summarised: \(short)")
-            let full = try await hv.sgctl(["plan"], joined, extra: ["--limit", "6", "--full"])
+            let full = try await hv.sgctl(["plan"], joined, extra: ["--limit", "3", "--full"])
             await t.expect(full.stdout == plan.stdout, "--full should show the whole plan:\n\(full.stdout)")
 
             // What the plan showed is what apply does: afterwards there is nothing left to plan.

@@ -53,6 +53,17 @@ enum PlanFixture {
             observed: knowingObserved ? observed : nil)
     }
 
+    /// `count` more ports on hv1 in group web: a scale-out.
+    static func scaledOut(_ count: Int) -> Policy {
+        policy { policy in
+            for n in 1...count {
+                policy.ports.append(Port(
+                    name: "worker-\(n)", host: "hv1", device: "tap-w\(n)", network: "blue", mac: mac(200 + n),
+                    ips: [ip("10.0.0.\(200 + n)")], securityGroups: ["web"]))
+            }
+        }
+    }
+
     /// `count` more ports on hv1, each in its own group that names web as remote.
     static func crowded(_ count: Int) -> Policy {
         policy { policy in

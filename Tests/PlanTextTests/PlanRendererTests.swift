@@ -61,34 +61,73 @@ import Testing
         #expect(mode.usesColor(isTerminal: terminal, environment: environment) == expected)
     }
 
-    @Test func aLargePlanIsSummarisedToCountsAndTheFirstChangesOfEachSectionWithinTheLimit() throws {
-        let view = try PlanFixture.view(from: nil, to: PlanFixture.crowded(30))
-        let renderer = PlanRenderer(style: TextStyle(colored: false), limit: 40)
-        let lines = renderer.render(view)
-        // The summary line, the note that it is summarised, the sections that
-        // fit in 40 lines and one line for the rest.
-        #expect(lines.count <= 40 + 3)
-        #expect(lines[0].hasPrefix("host hv1: 32 ports, 33 groups, 32 profiles and host-wide objects changed — "))
+    /// Lines of a summarised rendering after the summary and the note that it is summarised.
+    static func body(_ lines: [String]) -> ArraySlice<String> {
         #expect(lines[1].hasPrefix("(") && lines[1].hasSuffix(" lines, summarised: --full shows them all)"))
-        #expect(lines[2] == "port extra0 (tap-x0): 9 elements added, 1 port attached")
-        #expect(lines[6] == "    … and 7 more")
-        let shown = lines.filter { !$0.hasPrefix(" ") && !$0.hasPrefix("…") }.count - 2
-        let rest = try #require(lines.last)
-        #expect(rest.hasPrefix("… and \(view.sections.count - shown) more: "))
-        #expect(rest.hasSuffix(" (use --full)"))
-        #expect(rest.contains("the host-wide objects"))
-        // No rule lists under chains while summarising.
-        #expect(!lines.contains { $0.hasPrefix("      ") })
+        return lines.dropFirst(2)
+    }
+
+    @Test func aLongPlanIsFirstSummarisedToEachSectionsCountsAndFirstChanges() throws {
+        let view = try PlanFixture.view(from: nil, to: PlanFixture.policy)
+        let lines = PlanRenderer(style: TextStyle(colored: false), limit: 60).render(view)
+        let body = Self.body(lines)
+        #expect(body.count <= 60)
+        #expect(body.first == "port vm1 (tap-vm1): 9 elements added, 1 port attached")
+        #expect(body.dropFirst().prefix(4) == [
+            "  + element  bridge allowed_ipv4          \"tap-vm1\" . 52:54:00:00:00:01 . 10.0.0.1",
+            "  + element  bridge allowed_ipv6          \"tap-vm1\" . 52:54:00:00:00:01 . fe80::5054:ff:fe00:1",
+            "  + element  bridge allowed_macs          \"tap-vm1\" . 52:54:00:00:00:01",
+            "    … and 7 more",
+        ])
+        // Every section is there, each with its first changes and no rule lists.
+        let headings = body.filter { !$0.hasPrefix(" ") }
+        #expect(headings.count == view.sections.count)
+        #expect(!body.contains { $0.hasPrefix("      ") })
 
         // In full, every change is there: one line per item and per rule.
         let full = PlanRenderer(style: TextStyle(colored: false), limit: nil).render(view)
         let items = view.sections.reduce(0) { $0 + 1 + $1.items.reduce(0) { $0 + 1 + $1.details.count } }
         #expect(full.count == 1 + items)
-        #expect(full.contains("port extra29 (tap-x29): 9 elements added, 1 port attached"))
+    }
+
+    @Test func aScaleOutIsSummarisedToEachPortsCountsBesideTheGroupsChanges() throws {
+        let view = try PlanFixture.view(from: PlanFixture.policy, to: PlanFixture.scaledOut(20))
+        let lines = PlanRenderer(style: TextStyle(colored: false), limit: 40).render(view)
+        #expect(lines[0] == "host hv1: 20 ports and 1 group changed — 201 changes (181 elements added, 20 ports attached)")
+        let body = Self.body(lines)
+        #expect(body.prefix(3) == [
+            "port worker-1 (tap-w1): 9 elements added, 1 port attached",
+            "port worker-2 (tap-w2): 9 elements added, 1 port attached",
+            "port worker-3 (tap-w3): 9 elements added, 1 port attached",
+        ])
+        #expect(body.suffix(3) == [
+            "port worker-20 (tap-w20): 9 elements added, 1 port attached",
+            "group web: 1 element added",
+            "  + element  inet remote/web/ipv4  10.0.0.201-10.0.0.220  (ports worker-1, worker-2, worker-3, worker-4 and 16 more)",
+        ])
+        #expect(body.count == 22)
+    }
+
+    @Test func aVeryLongPlanShowsCountsOfTheGroupsAndProfilesFirstAndSaysWhatItLeftOut() throws {
+        let view = try PlanFixture.view(from: nil, to: PlanFixture.crowded(30))
+        let lines = PlanRenderer(style: TextStyle(colored: false), limit: 40).render(view)
+        #expect(lines[0].hasPrefix("host hv1: 32 ports, 33 groups, 32 profiles and host-wide objects changed — "))
+        let body = Self.body(lines)
+        #expect(body.count == 40)
+        // Counts only, no changes listed.
+        #expect(!body.contains { $0.hasPrefix(" ") })
+        #expect(body.first == "group bastion: 2 sets added")
+        #expect(body.contains("group g2: 2 chains added"))
+        #expect(body.firstIndex(of: "group g2: 2 chains added")! < body.firstIndex(of: "group g10: 2 chains added")!)
+        let shown = view.sections.filter { body.contains($0.subject.title(host: "hv1") + ": " + $0.counts.description) }
+        #expect(shown.count == body.count - 1)
+        let left = view.sections.count - shown.count
+        let leftChanges = view.counts.total - shown.reduce(0) { $0 + $1.items.count }
+        #expect(body.last == "… and \(left) more: 32 ports, 26 profiles, the host-wide objects; \(leftChanges) changes (use --full)")
     }
 
     @Test func pendingDevicesAreSummarisedWithTheRestOfALargePlan() throws {
-        let policy = PlanFixture.crowded(20)
+        let policy = PlanFixture.scaledOut(20)
         let desired = try PolicyCompiler(policy).compile(host: "hv1")
         let devices = policy.ports.filter { $0.host == "hv1" }.map(\.device)
         // As Dataplane plans it: the missing devices' filtering, but no attachment.
@@ -98,10 +137,10 @@ import Testing
             host: "hv1", delta: diff(HostState(), reachable), policy: policy, desired: desired,
             pending: devices.map { "port device \($0) does not exist yet" }, pendingDevices: devices)
         #expect(view.sections.first?.pending == true)
-        let lines = PlanRenderer(style: TextStyle(colored: false), limit: 40).render(view)
+        let lines = PlanRenderer(style: TextStyle(colored: false), limit: 60).render(view)
         #expect(lines.filter { $0.hasPrefix("pending: ") }.count == PlanRenderer.sample)
         #expect(lines.last == "… and \(devices.count - PlanRenderer.sample) more pending (use --full)")
-        #expect(lines[2] == "port extra0 (tap-x0), device not there yet (pending): 9 elements added")
+        #expect(lines.contains("port worker-1 (tap-w1), device not there yet (pending): 9 elements added"))
         let full = PlanRenderer(style: TextStyle(colored: false), limit: nil).render(view)
         #expect(full.filter { $0.hasPrefix("pending: ") }.count == devices.count)
     }

@@ -97,3 +97,10 @@ import Testing
         #expect(details?.map { "\($0.change!.rawValue) \($0.text)" } == expected)
     }
 }
+
+@Test(arguments: [("vm2", "vm10"), ("worker-9", "worker-10"), ("a", "b"), ("web", "web-1"), ("g1x", "g10"), ("vm01", "vm1")])
+func namesAreInNaturalOrder(_ first: String, _ second: String) {
+    let a = PlanSubject.group(first), b = PlanSubject.group(second)
+    #expect(a < b)
+    #expect(!(b < a))
+}
