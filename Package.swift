@@ -8,6 +8,7 @@ import PackageDescription
 //   PolicyCompiler Policy -> HostState of one host                        (pure Swift)
 //   Controller     changes -> per-host deltas of only the affected hosts  (pure Swift)
 //   PolicyTrace    one packet through the compiled rulesets, explained    (pure Swift)
+//   PlanText       a plan grouped by port and group, as `sgctl plan` prints it (pure Swift)
 //   Enforcer       keeps one host's kernel in its desired state (sources, link events, drift)
 //   Etcd           etcd v3 client over the JSON gateway (AsyncHTTPClient)
 //   Distribution   host states published to etcd, and the daemon's etcd source
@@ -24,6 +25,7 @@ let package = Package(
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Controller", targets: ["Controller"]),
         .library(name: "PolicyTrace", targets: ["PolicyTrace"]),
+        .library(name: "PlanText", targets: ["PlanText"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Etcd", targets: ["Etcd"]),
@@ -54,6 +56,7 @@ let package = Package(
         .target(name: "PolicyCompiler", dependencies: ["PolicyModel", "HostModel"]),
         .target(name: "Controller", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "PolicyTrace", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
+        .target(name: "PlanText", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
@@ -84,7 +87,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "PlanText", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
@@ -106,6 +109,7 @@ let package = Package(
         ]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyModel", "HostModel"]),
         .testTarget(name: "PolicyTraceTests", dependencies: ["PolicyTrace", "PolicyModel", "PolicyCompiler", "HostModel"]),
+        .testTarget(name: "PlanTextTests", dependencies: ["PlanText", "PolicyModel", "PolicyCompiler", "HostModel"]),
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler", "SyntheticCloud"]),

@@ -6,6 +6,7 @@ import Enforcer
 import Foundation
 import HostModel
 import Netlink
+import PlanText
 import PolicyCompiler
 import PolicyModel
 
@@ -46,7 +47,12 @@ struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what apply would change in this host's kernel.",
-        discussion: "With --detailed-exitcode: exit 0 when there is nothing to change, 2 when there is.")
+        discussion: """
+            The changes are grouped by the port, security group or profile they are about \
+            (the host's own tables, bridges and tunnels last): + added, - deleted, ~ replaced; \
+            a replaced chain shows the rules that differ. Plans longer than --limit lines are \
+            summarised. With --detailed-exitcode: exit 0 when there is nothing to change, 2 when there is.
+            """)
 
     @OptionGroup var input: PolicyInput
     @OptionGroup var kernel: KernelOptions
@@ -57,17 +63,39 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "text or json.")
     var output: PlanOutput = .text
 
+    @Option(help: "auto (when standard output is a terminal and NO_COLOR is unset), always or never.")
+    var color: ColorMode = .auto
+
+    @Option(help: "Summarise plans longer than this many lines.")
+    var limit: Int = PlanRenderer.defaultLimit
+
+    @Flag(help: "Show every change, however long the plan.")
+    var full = false
+
     @Flag(help: "Exit 2 when there are changes, 0 when there are none.")
     var detailedExitcode = false
 
     enum PlanOutput: String, ExpressibleByArgument, CaseIterable { case text, json }
 
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+    }
+
     func run() throws {
         let policy = try input.load()
         let (hostName, desired) = try desiredState(policy, host: host)
         let plan: Plan
+        let observed: HostState?
         do {
-            plan = try kernel.withDataplane { dataplane, _ in try dataplane.plan(desired) }
+            (plan, observed) = try kernel.withDataplane { dataplane, _ in
+                let plan = try dataplane.plan(desired)
+                // The plan holds only the new rules of a chain it replaces;
+                // reading the kernel once more gives the old ones, to show
+                // what differs, and the slots of ports being removed.
+                let observed = output == .text && !plan.isEmpty
+                    ? try dataplane.observe(uplinks: Set(desired.links.trunks.keys)) : nil
+                return (plan, observed)
+            }
         } catch {
             throw kernelFailure(error)
         }
@@ -77,13 +105,18 @@ struct PlanCommand: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(plan), as: UTF8.self))
         case .text:
-            print("host \(hostName): \(DeltaRenderer.summary(plan.delta))")
-            for line in DeltaRenderer.lines(plan.delta) { print("  \(line)") }
-            for item in plan.pending { print("pending: \(item)") }
+            let view = PlanView(
+                host: hostName, delta: plan.delta, policy: policy, desired: desired, observed: observed,
+                pending: plan.pending, pendingDevices: plan.pendingPorts)
+            let colored = color.usesColor(isTerminal: isatty(STDOUT_FILENO) == 1, environment: ProcessInfo.processInfo.environment)
+            let renderer = PlanRenderer(style: TextStyle(colored: colored), limit: full ? nil : limit)
+            for line in renderer.render(view) { print(line) }
         }
         if detailedExitcode && !plan.isEmpty { throw ExitStatus.changesPending }
     }
 }
+
+extension ColorMode: ExpressibleByArgument {}
 
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
