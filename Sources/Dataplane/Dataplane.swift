@@ -166,6 +166,26 @@ public final class Dataplane {
         }.sorted()
     }
 
+    /// Forgets the tracked connections of a port whose device is gone (its
+    /// VM destroyed, or moved away): entries of the port's zone from or to
+    /// its addresses and address pairs. Its filtering stays while the policy
+    /// declares the port, so a device that comes back is filtered before it
+    /// is attached. Returns the addresses and how many entries went.
+    public func forgetConnections(ofDevice device: String, in desired: HostState) throws -> (addresses: [IPRange], deleted: Int) {
+        let bridge = NFTTableID(.bridge, Naming.table), inet = NFTTableID(.inet, Naming.table)
+        func elements(_ table: NFTTableID, _ set: String) -> Set<NFTElement> { desired.tables[table]?.sets[set]?.elements ?? [] }
+        guard case .mark(let mark)? = elements(bridge, "port_marks").first(where: { $0.key.first == .ifname(device) })?.data,
+            case .zone(let zone)? = elements(inet, "zones").first(where: { $0.key == [.integer(mark & PacketMark.zoneMask)] })?.data
+        else { return ([], 0) }
+        var addresses: [IPRange] = []
+        for set in ["allowed_ipv4", "allowed_ipv6", "allowed_ipv4_prefixes", "allowed_ipv6_prefixes"] {
+            for element in elements(bridge, set) where element.key.first == .ifname(device) {
+                if case .address(let range)? = element.key.last { addresses.append(range) }
+            }
+        }
+        return (addresses, try kernel.deleteConnections(zone: zone, involving: addresses))
+    }
+
     private static func range(_ element: NFTElement) -> IPRange? {
         if case .address(let range)? = element.key.first { range } else { nil }
     }

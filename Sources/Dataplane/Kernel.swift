@@ -16,6 +16,8 @@ public protocol Kernel: AnyObject {
     func deviceExists(_ name: String) throws -> Bool
     /// Deletes the connection-tracking entries of these zones.
     func deleteConnections(zones: Set<UInt16>) throws
+    /// Deletes the entries of one zone from or to these addresses; returns how many.
+    func deleteConnections(zone: UInt16, involving ranges: [IPRange]) throws -> Int
     /// What the kernel can do. Probing takes a private namespace and tens
     /// of milliseconds, so an implementation may keep the features it found
     /// (the kernel doesn't lose them) and probe again only when asked.

@@ -53,4 +53,9 @@ public final class MemoryKernel: Kernel, @unchecked Sendable {
     public func deleteConnections(zones: Set<UInt16>) throws {
         log.append("conntrack delete zones \(zones.sorted().map(String.init).joined(separator: ","))")
     }
+
+    public func deleteConnections(zone: UInt16, involving ranges: [IPRange]) throws -> Int {
+        log.append("conntrack delete zone \(zone) involving \(ranges.map(\.description).joined(separator: ","))")
+        return 0
+    }
 }

@@ -18,6 +18,10 @@ public final class NetlinkKernel: Kernel {
 
     public func deleteConnections(zones: Set<UInt16>) throws { try conntrack.deleteEntries(zones: zones) }
 
+    public func deleteConnections(zone: UInt16, involving ranges: [IPRange]) throws -> Int {
+        try conntrack.deleteEntries(zone: zone, involving: ranges)
+    }
+
     /// Set definitions from the last read: element changes to existing sets
     /// need their layout, and every apply reads before it writes.
     private var definitions: [NFTTableID: [String: NFTSet.Definition]] = [:]

@@ -153,7 +153,10 @@ public actor Enforcer {
     public func linkChanged(_ event: LinkEvent) async {
         let device: String
         switch event {
-        case .changed(let name), .removed(let name): device = name
+        case .changed(let name): device = name
+        case .removed(let name):
+            device = name
+            if let desired, desired.links.ports[name] != nil { await forgetConnections(of: name, in: desired) }
         case .lost:
             await reconcile(.lostLinkEvents)
             return
@@ -195,6 +198,19 @@ public actor Enforcer {
 
     static func isOwned(_ device: String) -> Bool {
         device.hasPrefix(Naming.bridgePrefix) || device.hasPrefix(Naming.vxlanPrefix)
+    }
+
+    /// A VM's device is gone: its connections go too (the VM was destroyed
+    /// or moved; a device that comes back starts afresh). Its filtering
+    /// stays while the policy declares the port.
+    private func forgetConnections(of device: String, in desired: HostState) async {
+        do {
+            let (addresses, deleted) = try await worker.run { try $0.forgetConnections(ofDevice: device, in: desired) }
+            logger.info("\(device) is gone: \(deleted) tracked connections of \(addresses.map(\.description).joined(separator: ", ")) forgotten")
+        } catch {
+            metrics.error(stage: "conntrack")
+            logger.error("\(device) is gone, but its tracked connections could not be deleted: \(error)")
+        }
     }
 
     /// Runs a reconcile for `trigger`, or queues it behind the one running

@@ -1,4 +1,5 @@
 import CNetlink
+import PolicyModel
 
 #if canImport(Glibc)
 import Glibc
@@ -22,20 +23,66 @@ public final class ConntrackConnection {
     @discardableResult
     public func deleteEntries(zones: Set<UInt16>) throws(NetlinkError) -> Int {
         guard !zones.isEmpty else { return 0 }
-        let victims = try dump(zones: zones)
+        return try deleteEntries { zones.contains($0.zone) }
+    }
+
+    /// Deletes the entries of `zone` whose original source or destination
+    /// lies in one of `ranges`: the connections of a VM whose device is
+    /// gone. Equivalent to: `conntrack -D -w ZONE -s ADDRESS` and `-d
+    /// ADDRESS` for each address. Returns how many entries were deleted.
+    @discardableResult
+    public func deleteEntries(zone: UInt16, involving ranges: [IPRange]) throws(NetlinkError) -> Int {
+        guard !ranges.isEmpty else { return 0 }
+        return try deleteEntries { entry in
+            entry.zone == zone && entry.addresses.contains { address in
+                ranges.contains { $0.lower <= address && address <= $0.upper }
+            }
+        }
+    }
+
+    private func deleteEntries(where condition: (Entry) -> Bool) throws(NetlinkError) -> Int {
+        let victims = try dump(where: condition)
         guard !victims.isEmpty else { return 0 }
         return try delete(victims)
     }
 
     /// One tracked connection to delete: its family and the raw bytes of its
     /// original-direction tuple, sent back as they came.
-    private struct Entry {
+    struct Entry {
         var family: UInt8
         var zone: UInt16
         var tuple: [UInt8]
+
+        /// The original direction's source and destination addresses (the
+        /// tuple's CTA_TUPLE_IP).
+        var addresses: [IPAddress] {
+            var found: [IPAddress] = []
+            Self.attributes(tuple[...]) { type, payload in
+                guard type == Int(CTA_TUPLE_IP.rawValue) else { return }
+                Self.attributes(payload) { type, value in
+                    let kinds = [CTA_IP_V4_SRC, CTA_IP_V4_DST, CTA_IP_V6_SRC, CTA_IP_V6_DST].map { Int($0.rawValue) }
+                    guard kinds.contains(type), let address = value.withUnsafeBytes(IPAddress.init(networkBytes:)) else { return }
+                    found.append(address)
+                }
+            }
+            return found
+        }
+
+        /// Walks netlink attributes in raw bytes: length and type (host
+        /// order, flags masked off), then the payload, padded to 4 bytes.
+        static func attributes(_ bytes: ArraySlice<UInt8>, _ body: (Int, ArraySlice<UInt8>) -> Void) {
+            var offset = bytes.startIndex
+            while offset + 4 <= bytes.endIndex {
+                let length = Int(UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8)
+                let type = Int(UInt16(bytes[offset + 2]) | UInt16(bytes[offset + 3]) << 8) & 0x3fff  // NLA_TYPE_MASK: without the nested and byte-order flags
+                guard length >= 4, offset + length <= bytes.endIndex else { return }
+                body(type, bytes[(offset + 4)..<(offset + length)])
+                offset += (length + 3) & ~3
+            }
+        }
     }
 
-    private func dump(zones: Set<UInt16>) throws(NetlinkError) -> [Entry] {
+    private func dump(where condition: (Entry) -> Bool) throws(NetlinkError) -> [Entry] {
         var buffer = [UInt8](repeating: 0, count: 256)
         let sequence = socket.reserveSequences(1)
         let length = buffer.withUnsafeMutableBytes { raw -> Int in
@@ -52,7 +99,7 @@ public final class ConntrackConnection {
         try socket.send(Array(buffer[0..<length]), what: "dump connection tracking table")
         var entries: [Entry] = []
         let replies = try socket.receive(what: "dump connection tracking table", onData: { message throws(NetlinkError) in
-            if let entry = Self.parse(message), zones.contains(entry.zone) { entries.append(entry) }
+            if let entry = Self.parse(message), condition(entry) { entries.append(entry) }
         }, isDone: { replies, done in done || replies.contains { $0.errno != 0 } })
         if let failure = replies.first(where: { $0.errno != 0 }) {
             throw NetlinkError(operation: "dump connection tracking table", errno: failure.errno, kernelMessage: failure.kernelMessage)

@@ -107,6 +107,24 @@ struct DaemonTests {
             try #require(try await sgd.waitUntil { $0["sourceProblem"] is String }, "sgd should report the missing file: \(sgd.log)")
             await t.expect([client.reaches(server.ipv4, .tcp(80)), client.doesNotReach(server.ipv4, .tcp(23))])
             await t.expect(try await hv.exec(["nft", "list", "table", "inet", "secgroups"]).succeeded, "the ruleset must stay")
+
+            // The server's device disappears (its VM destroyed): its tracked
+            // connections are deleted; its filtering stays, as the port is still declared.
+            func trackedWithServer() async throws -> [String] {
+                try await hv.conntrackEntries().filter { $0.contains("src=\(server.ipv4) ") || $0.contains("dst=\(server.ipv4) ") }
+            }
+            let tracked = try await trackedWithServer()
+            await t.expect(!tracked.isEmpty, "the checks above should have left tracked connections of the server")
+            try await hv.mustExec(["ip", "link", "del", "tap-srv"])
+            var forgotten = false
+            for _ in 0..<(50 * Slowness.factor) where !forgotten {
+                try await Task.sleep(for: .milliseconds(100))
+                forgotten = try await trackedWithServer().isEmpty
+            }
+            let left = try await trackedWithServer()
+            await t.expect(forgotten, "the gone device's connections should be deleted: \(left), log: \(sgd.log)")
+            await t.expect(sgd.log.contains("tap-srv is gone: \(tracked.count) tracked connections of \(server.ipv4)"), "the log should say so: \(sgd.log)")
+            await t.expect(try await hv.nftRuleset().contains("\"tap-srv\""), "the port's filtering stays")
         }
     }
 
