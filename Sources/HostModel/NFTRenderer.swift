@@ -194,6 +194,7 @@ public enum NFTRenderer {
         case .notrack: "notrack"
         case .setMark(.constant(let m)): "meta mark set \(hex(m))"
         case .setMark(.or(let bits)): "meta mark set meta mark | \(hex(bits))"
+        case .setMark(.and(let mask)): "meta mark set meta mark & \(hex(mask))"
         case .setMark(.map(let key, let map)): "meta mark set \(selector(key)) map @\(map)"
         case .setCTZone(let key, let map): "ct zone set \(selector(key)) map @\(map)"
         }

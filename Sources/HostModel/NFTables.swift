@@ -145,6 +145,8 @@ public enum NFTMarkExpression: Hashable, Sendable, Codable {
     case constant(UInt32)
     /// `meta mark | bits`
     case or(UInt32)
+    /// `meta mark & mask`: clears the bits not in `mask`.
+    case and(UInt32)
     /// `selector map @name`
     case map(NFTSelector, String)
 }

@@ -162,6 +162,9 @@ struct NFTRuleDecoder {
                 statements.append(.setMark(.constant(UInt32(NFTSelector.mark(mask: nil).wire.integer(bytes[...])))))
             case .markOr(let bits)?:
                 statements.append(.setMark(.or(bits)))
+            case .loaded(let load)? where load.source == .meta(NFT_META_MARK.rawValue) && load.mask?.count == 4:
+                // `meta mark & mask` stored back: the bitwise step left a masked load.
+                statements.append(.setMark(.and(UInt32(NFTSelector.mark(mask: nil).wire.integer(load.mask![...])))))
             case .mapped(let selector, let map)?:
                 statements.append(.setMark(.map(selector, map)))
             default:

@@ -179,6 +179,10 @@ struct NFTRuleEncoder {
                 let wire = NFTSelector.mark(mask: nil).wire
                 load(.mark(mask: nil), into: register)
                 bitwise(register, mask: wire.bytes(UInt64(~bits)), xor: wire.bytes(UInt64(bits)))
+            case .and(let mask):
+                let wire = NFTSelector.mark(mask: nil).wire
+                load(.mark(mask: nil), into: register)
+                bitwise(register, mask: wire.bytes(UInt64(mask)), xor: wire.bytes(0))
             case .map(let selector, let map):
                 load(selector, into: register)
                 lookup(register, map: map, into: register)

@@ -8,7 +8,7 @@ import PolicyModel
 /// `profile/web/db/egress`, see `Naming`). Per-port entries say it through
 /// their key: the device (`"tap-vm1" . 52:54:…`), the port's slot (the keys
 /// of the verdict maps `egress_ports`/`ingress_ports`) or its MAC
-/// (`stateless_macs`). Slots and MACs are found in the `port_marks`,
+/// (`stateful_macs`). Slots and MACs are found in the `port_marks`,
 /// `ingress_marks` and `allowed_macs` entries of the states given: the
 /// desired one for ports being added, the observed one for ports being
 /// removed, which the policy no longer knows.
@@ -69,7 +69,7 @@ public struct SubjectResolver: Sendable {
         case (_, .ifname(let device)?): return subject(device: device)
         case ("egress_ports", .integer(let key)?): return deviceBySourceSlot[key].map(port) ?? .host
         case ("ingress_ports", .integer(let key)?): return deviceByDestination[key].map(port) ?? .host
-        case ("stateless_macs", _):
+        case ("stateful_macs", _):
             guard element.key.count == 2, case .mac(let mac) = element.key[1], let device = deviceByMAC[mac] else { return .host }
             return port(device)
         default: return .host

@@ -12,7 +12,11 @@ import PolicyModel
 /// * bridge prerouting (-300) sets, from the input port,
 ///   `slot << 17 | untracked << 16 | zone`: the inet raw chain sets the
 ///   conntrack zone (a network's flows are tracked apart from other
-///   networks' identical 5-tuples) and skips conntrack for stateless ports;
+///   networks' identical 5-tuples) and skips conntrack for untracked
+///   packets. The untracked bit comes with the sender (a port in stateless
+///   groups or without port security, a tunnel, the trunk), and is cleared
+///   again when the receiver is a local port in stateful groups: a packet
+///   is tracked when either end on the host reads the connection state;
 ///   the inet egress chain (prerouting, after conntrack) dispatches on the
 ///   slot to the sending port's checks.
 /// * bridge forward (-200) sets, from the output port, `1 << 31 | slot`: the
@@ -27,6 +31,10 @@ public enum PacketMark {
     public static let sourceSlotMask: UInt32 = 0x7ffe_0000
     public static let sourceSlotShift: UInt32 = 17
     public static let destinationBit: UInt32 = 0x8000_0000
+
+    /// The comment of the bridge prerouting rule that clears the untracked
+    /// bit of packets to a stateful port (trace explains with it).
+    public static let toStatefulPortComment = "to a stateful port: tracked"
 
     /// Slots are 14 bits; 0 means "no port checks".
     public static let slots: ClosedRange<Int> = 1...0x3fff

@@ -97,6 +97,14 @@ struct HostBuilder {
         port.securityGroups.allSatisfy { index.groups[$0]?.stateful ?? true }
     }
 
+    /// Whether the port's own checks read the connection state: a filtered
+    /// port in stateful groups (or in none, whose profile is stateful too).
+    /// A packet is tracked when one of its ends on this host needs it; see
+    /// `bridgeTable` for how the prerouting chain decides.
+    func needsTracking(_ port: Port) -> Bool {
+        port.portSecurity && isStateful(port)
+    }
+
     func bridgeName(_ network: Network) -> String {
         switch network.segment {
         case .vlan: Naming.vlanBridge
@@ -158,14 +166,19 @@ struct HostBuilder {
         let device = NFTAtom.ifname(port.device)
         let zone = zones[port.network]!
         let slot = slots[port.name]
-        let untracked = port.portSecurity && !isStateful(port)
+        // The sender's half of the decision: set when the port itself needs
+        // no tracking (stateless, or not filtered at all).
+        let untracked = !needsTracking(port)
         sets["our_ports", default: []].insert(NFTElement([device]))
         sets["port_marks", default: []].insert(
             NFTElement([device], data: .mark(PacketMark.source(slot: slot, untracked: untracked, zone: zone))))
         guard port.portSecurity, let slot else { return [bridge: sets] }
         sets["ingress_marks", default: []].insert(NFTElement([device], data: .mark(PacketMark.destination(slot: slot))))
         sets["secured_ports", default: []].insert(NFTElement([device]))
-        if untracked { sets["stateless_macs", default: []].insert(NFTElement([.integer(UInt32(zone)), .mac(port.mac)])) }
+        // The receiver's half. The port's own MAC only: an address pair's
+        // MAC may be shared by several ports, and a set element must belong
+        // to one port (PortPatch swaps a port's elements alone).
+        if !untracked { sets["stateful_macs", default: []].insert(NFTElement([.integer(UInt32(zone)), .mac(port.mac)])) }
 
         // Each MAC the port may use, with the addresses it may use with it.
         var addressesByMAC: [MACAddress: [IPRange]] = [port.mac: port.ips.map { IPRange(IPPrefix(host: $0)) }]
@@ -212,9 +225,12 @@ struct HostBuilder {
 
         // Frames arriving through a tunnel belong to the tunnel's network;
         // frames from the trunk start unmarked and get the zone of their VLAN.
+        // Their sender is on another host, which tracks them if it needs to:
+        // here they are marked untracked unless a local port needs them tracked.
         for (network, zone) in zones {
             if case .vxlan(let vni) = index.networks[network]!.segment, links.vxlans[Naming.vxlanDevice(vni: vni)] != nil {
-                portMarks.insert(NFTElement([.ifname(Naming.vxlanDevice(vni: vni))], data: .mark(UInt32(zone))))
+                portMarks.insert(NFTElement(
+                    [.ifname(Naming.vxlanDevice(vni: vni))], data: .mark(PacketMark.source(slot: nil, untracked: true, zone: zone))))
             }
         }
         for uplink in links.trunks.keys { portMarks.insert(NFTElement([.ifname(uplink)], data: .mark(0))) }
@@ -236,21 +252,31 @@ struct HostBuilder {
             NFTSet(
                 name: "allowed_ipv6_prefixes", key: [.ifname, .etherAddr, .ipv6Addr], interval: true, comment: "address pairs that are prefixes",
                 elements: elements["allowed_ipv6_prefixes"] ?? []),
-            NFTSet(name: "stateless_macs", key: [.mark, .etherAddr], comment: "zone . MAC of ports in stateless groups", elements: elements["stateless_macs"] ?? []),
+            NFTSet(
+                name: "stateful_macs", key: [.mark, .etherAddr], comment: "zone . MAC of filtered ports in stateful groups",
+                elements: elements["stateful_macs"] ?? []),
         ]
+        // Connection tracking: a packet is tracked when either of its ends on
+        // this host needs it (a filtered port in stateful groups), so that a
+        // stateful port finds the replies of its connections established
+        // whether its peer is stateless or not, and on this host or not.
+        // The sender's half comes with its port_marks entry (the untracked
+        // bit: stateless or unfiltered port, tunnel, trunk); the receiver's
+        // half clears the bit for a stateful port's MAC. That lookup is keyed
+        // on the zone, so it must come after the trunk's frames got theirs.
         var prerouting = [
             // Frames of other bridges' ports are none of our business: their
             // marks stay as they are.
             NFTRule([.lookup([.iifname], .notEqual, set: "our_ports")], verdict: .accept, comment: "not a port of ours"),
             NFTRule(statements: [.setMark(.map(.iifname, "port_marks"))]),
-            NFTRule(
-                [.lookup([.mark(mask: PacketMark.zoneMask), .etherDaddr], .equal, set: "stateless_macs")],
-                statements: [.setMark(.or(PacketMark.untrackedBit))], comment: "to a stateless port: not tracked"),
         ]
         if let uplink = host.uplink, let vlanRule = vlanZones(uplink: uplink) {
             sets.append(vlanRule.set)
             prerouting.append(vlanRule.rule)
         }
+        prerouting.append(NFTRule(
+            [.lookup([.mark(mask: PacketMark.zoneMask), .etherDaddr], .equal, set: "stateful_macs")],
+            statements: [.setMark(.and(~PacketMark.untrackedBit))], comment: PacketMark.toStatefulPortComment))
         prerouting.append(NFTRule([.lookup([.iifname], .equal, set: "secured_ports")], verdict: .goto("port-security")))
 
         return NFTTable(id: id, sets: sets, chains: [
@@ -262,17 +288,19 @@ struct HostBuilder {
         ])
     }
 
-    /// Frames arriving tagged on the trunk get the zone of their VLAN.
+    /// Frames arriving tagged on the trunk get the zone of their VLAN, and
+    /// the untracked bit: their sender is on another host (the mark replaces
+    /// the trunk's port_marks entry, which leaves untagged frames alone).
     func vlanZones(uplink: String) -> (set: NFTSet, rule: NFTRule)? {
         var elements = Set<NFTElement>()
         for (name, zone) in zones {
             if case .vlan(let id) = index.networks[name]!.segment {
-                elements.insert(NFTElement([.integer(UInt32(id))], data: .mark(UInt32(zone))))
+                elements.insert(NFTElement([.integer(UInt32(id))], data: .mark(PacketMark.source(slot: nil, untracked: true, zone: zone))))
             }
         }
         guard !elements.isEmpty else { return nil }
         return (
-            NFTSet(name: "vlan_zones", key: [.vlanID], data: .mark, comment: "VLAN id -> zone, for frames from the trunk", elements: elements),
+            NFTSet(name: "vlan_zones", key: [.vlanID], data: .mark, comment: "VLAN id -> untracked<<16 | zone, for frames from the trunk", elements: elements),
             NFTRule(
                 [.compare(.iifname, .equal, .ifname(uplink)), .compare(.etherType, .equal, .integer(0x8100))],
                 statements: [.setMark(.map(.vlanID, "vlan_zones"))])
@@ -361,7 +389,7 @@ struct HostBuilder {
                 NFTRule([notOurBridge], verdict: .accept),
                 // Accept ends this chain here: a `ct zone set` after notrack
                 // would attach a zone template and get the packet tracked after all.
-                NFTRule([.compare(.mark(mask: PacketMark.untrackedBit), .notEqual, .integer(0))], statements: [.notrack], verdict: .accept, comment: "stateless ports"),
+                NFTRule([.compare(.mark(mask: PacketMark.untrackedBit), .notEqual, .integer(0))], statements: [.notrack], verdict: .accept, comment: "no stateful port at either end"),
                 NFTRule(statements: [.setCTZone(.mark(mask: PacketMark.zoneMask), map: "zones")]),
             ]),
             NFTChain(name: "egress", base: NFTBaseChain(hook: .prerouting, priority: 0), rules: [

@@ -176,6 +176,8 @@ struct NFTInterpreter {
                 context.mark = value
             case .setMark(.or(let bits)):
                 context.mark |= bits
+            case .setMark(.and(let mask)):
+                context.mark &= mask
             case .setMark(.map(let selector, let map)):
                 guard case .mark(let value)? = lookup(map, [selector], packet, context) else { return false }
                 context.mark = value

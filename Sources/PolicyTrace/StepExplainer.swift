@@ -68,9 +68,6 @@ struct StepExplainer {
         return Finding(topic: .portSecurity, verdict: .allowed, text: text, location: hit.location)
     }
 
-    /// The comment of the bridge rule that marks packets to a stateless port untracked.
-    static let toStatelessPort = "to a stateless port: not tracked"
-
     private func conntrack(_ passage: HostPassage) -> [Finding] {
         guard let state = passage.connection else { return [] }
         let zone = passage.zone.map { " in zone \($0)" } ?? ""
@@ -81,9 +78,8 @@ struct StepExplainer {
             case .related: "related to a connection tracked\(zone)"
             case .invalid: "invalid: a packet of no connection that can't start one\(zone)"
             case .untracked where passage.zone != nil: "not tracked: conntrack leaves neighbour discovery and MLD alone"
-            case .untracked where (passage.hits[.bridgePrerouting] ?? []).contains { $0.comment == Self.toStatelessPort }:
-                "not tracked: it goes to a port in stateless groups, so every packet is judged by the rules alone"
-            case .untracked: "not tracked: the port is in stateless groups, so every packet is judged by the rules alone"
+            case .untracked:
+                "not tracked: neither end on this host is a port in stateful groups, so every packet is judged by the rules alone"
             }
         return [Finding(topic: .conntrack, text: text)]
     }

@@ -72,12 +72,12 @@ import Testing
         let lines = PlanRenderer(style: TextStyle(colored: false), limit: 60).render(view)
         let body = Self.body(lines)
         #expect(body.count <= 60)
-        #expect(body.first == "port vm1 (tap-vm1): 9 elements added, 1 port attached")
+        #expect(body.first == "port vm1 (tap-vm1): 10 elements added, 1 port attached")
         #expect(body.dropFirst().prefix(4) == [
             "  + element  bridge allowed_ipv4          \"tap-vm1\" . 52:54:00:00:00:01 . 10.0.0.1",
             "  + element  bridge allowed_ipv6          \"tap-vm1\" . 52:54:00:00:00:01 . fe80::5054:ff:fe00:1",
             "  + element  bridge allowed_macs          \"tap-vm1\" . 52:54:00:00:00:01",
-            "    … and 7 more",
+            "    … and 8 more",
         ])
         // Every section is there, each with its first changes and no rule lists.
         let headings = body.filter { !$0.hasPrefix(" ") }
@@ -93,15 +93,15 @@ import Testing
     @Test func aScaleOutIsSummarisedToEachPortsCountsBesideTheGroupsChanges() throws {
         let view = try PlanFixture.view(from: PlanFixture.policy, to: PlanFixture.scaledOut(20))
         let lines = PlanRenderer(style: TextStyle(colored: false), limit: 40).render(view)
-        #expect(lines[0] == "host hv1: 20 ports and 1 group changed — 201 changes (181 elements added, 20 ports attached)")
+        #expect(lines[0] == "host hv1: 20 ports and 1 group changed — 221 changes (201 elements added, 20 ports attached)")
         let body = Self.body(lines)
         #expect(body.prefix(3) == [
-            "port worker-1 (tap-w1): 9 elements added, 1 port attached",
-            "port worker-2 (tap-w2): 9 elements added, 1 port attached",
-            "port worker-3 (tap-w3): 9 elements added, 1 port attached",
+            "port worker-1 (tap-w1): 10 elements added, 1 port attached",
+            "port worker-2 (tap-w2): 10 elements added, 1 port attached",
+            "port worker-3 (tap-w3): 10 elements added, 1 port attached",
         ])
         #expect(body.suffix(3) == [
-            "port worker-20 (tap-w20): 9 elements added, 1 port attached",
+            "port worker-20 (tap-w20): 10 elements added, 1 port attached",
             "group web: 1 element added",
             "  + element  inet remote/web/ipv4  10.0.0.201-10.0.0.220  (ports worker-1, worker-2, worker-3, worker-4 and 16 more)",
         ])
@@ -140,7 +140,7 @@ import Testing
         let lines = PlanRenderer(style: TextStyle(colored: false), limit: 60).render(view)
         #expect(lines.filter { $0.hasPrefix("pending: ") }.count == PlanRenderer.sample)
         #expect(lines.last == "… and \(devices.count - PlanRenderer.sample) more pending (use --full)")
-        #expect(lines.contains("port worker-1 (tap-w1), device not there yet (pending): 9 elements added"))
+        #expect(lines.contains("port worker-1 (tap-w1), device not there yet (pending): 10 elements added"))
         let full = PlanRenderer(style: TextStyle(colored: false), limit: nil).render(view)
         #expect(full.filter { $0.hasPrefix("pending: ") }.count == devices.count)
     }

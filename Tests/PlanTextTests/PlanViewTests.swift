@@ -30,9 +30,10 @@ import Testing
         let without = PlanFixture.policy { $0.ports.removeAll { $0.name == "vm2" } }
         let view = try PlanFixture.view(from: PlanFixture.policy, to: without)
         let gone = try #require(view.section(.port(name: nil, device: "tap-vm2")))
-        // Its slot in both verdict maps, its stateless MAC (none: client is
-        // stateful), its set entries and the bridge port: nothing lands in
-        // the host's section.
+        // Its slot in both verdict maps, its MAC among the stateful ports',
+        // its set entries and the bridge port: nothing lands in the host's
+        // section.
+        #expect(gone.texts.contains { $0.hasPrefix("- element bridge stateful_macs") })
         #expect(gone.texts.contains { $0.hasPrefix("- element inet egress_ports") })
         #expect(gone.texts.contains { $0.hasPrefix("- element inet ingress_ports") })
         #expect(gone.texts.contains { $0.hasPrefix("- element bridge allowed_macs \"tap-vm2\"") })
@@ -44,7 +45,7 @@ import Testing
     @Test func tunnelAndUplinkEntriesAreTheHostsNotAPorts() throws {
         let view = try PlanFixture.view(from: nil, to: PlanFixture.policy)
         let host = try #require(view.section(.host))
-        #expect(host.texts.contains("+ element bridge port_marks \"sgvx-5001\" : 0x00002389"))
+        #expect(host.texts.contains("+ element bridge port_marks \"sgvx-5001\" : 0x00012389"))
         #expect(host.texts.contains("+ vxlan sgvx-5001 vni 5001 local 192.0.2.1 dev eth1 on sgbr-5001"))
         #expect(host.texts.contains("+ flood sgvx-5001 to 192.0.2.2"))
         #expect(host.texts.contains("+ table inet secgroups"))
@@ -52,7 +53,7 @@ import Testing
         // Every element keyed by a port's device, slot or MAC is in its port's section.
         for port in ["vm1", "vm2"] {
             let section = try #require(view.section(.port(name: port, device: "tap-\(port)")))
-            #expect(section.counts.description == "9 elements added, 1 port attached", "\(port)")
+            #expect(section.counts.description == "10 elements added, 1 port attached", "\(port)")
         }
     }
 

@@ -121,7 +121,7 @@ struct TraceTests {
     @Test func statelessGroupsNeedRulesForTheReplyAndAreNotTracked() throws {
         let tracked = try F.trace("sl1", "sl2", .udp(53, from: 40001))
         #expect(tracked.verdict == .allowed && tracked.reply?.verdict == .allowed)
-        #expect(tracked.findingTexts.contains { $0.hasPrefix("not tracked: the port is in stateless groups") })
+        #expect(tracked.findingTexts.contains { $0.hasPrefix("not tracked: neither end on this host is a port in stateful groups") })
         #expect(tracked.reply?.steps.last?.findings.last?.rule == 3)
         // From a source port the rules don't open, the reply is dropped.
         let noReply = try F.trace("sl1", "sl2", .udp(53, from: 41000))
@@ -130,11 +130,16 @@ struct TraceTests {
         #expect(noReply.reply?.reason == "egress of port sl2 on hv2: dropped: no egress rule of groups [sl] allows it")
     }
 
-    @Test func packetToAStatelessPortIsUntrackedAndTheTraceSaysWhy() throws {
-        // cli is stateful; sl1, on the same host, is in a stateless group.
-        let trace = try F.trace("cli", "sl1", .udp(53))
-        #expect(trace.verdict == .allowed)
-        #expect(trace.steps[0].findings.contains { $0.text == "not tracked: it goes to a port in stateless groups, so every packet is judged by the rules alone" })
+    @Test func statefulPortsConnectionToAStatelessPortOnItsHostIsTrackedSoTheReplyPassesIt() throws {
+        // cli is stateful without ingress rules; sl1, on the same host, is in
+        // a stateless group whose rules admit the request and the reply.
+        let trace = try F.trace("cli", "sl1", .udp(53, from: 40005))
+        #expect(trace.verdict == .allowed && trace.reply?.verdict == .allowed)
+        #expect(trace.steps[0].findings.contains { $0.text.hasPrefix("new connection in zone") })
+        #expect(trace.reply?.steps.flatMap(\.findings).contains { $0.text.hasPrefix("established") } == true)
+        // The stateless port still needs its own rule for the reply.
+        let noReply = try F.trace("cli", "sl1", .udp(53, from: 41000))
+        #expect(noReply.verdict == .allowed && noReply.reply?.verdict == .dropped)
     }
 
     @Test func portWithoutPortSecurityIsNeitherCheckedNorFiltered() throws {
