@@ -213,7 +213,19 @@ struct ApplyTests {
 
             let nftEvents = try await hv.nftMonitor()
             let linkEvents = try t.start(["ip", "netns", "exec", hv.namespace, "ip", "monitor", "link"])
-            try await Task.sleep(for: .milliseconds(100))
+            // Ports the first apply attached announce their carrier state
+            // later (the kernel's linkwatch defers such events up to a
+            // second, more in an emulated VM under load): only events after
+            // the monitor has been quiet for 1.5 s belong to the second apply.
+            var seen = linkEvents.stdout.utf8.count
+            var quietSince = ContinuousClock.now
+            let deadline = ContinuousClock.now + .seconds(10 * Slowness.factor)
+            while ContinuousClock.now - quietSince < .milliseconds(1500) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                let now = linkEvents.stdout.utf8.count
+                if now != seen { (seen, quietSince) = (now, ContinuousClock.now) }
+            }
+            let settled = linkEvents.stdout.utf8.count
             let second = try await hv.mustApply(policy)
             try await Task.sleep(for: .milliseconds(300))
             await nftEvents.stop()
@@ -224,7 +236,7 @@ struct ApplyTests {
             await t.expect(changes.isEmpty, "the second apply of the same policy changed nftables:\n\(changes.joined(separator: "\n"))\nsgctl said: \(second.stdout)")
             // Any link event is a change (sgctl probes kernel features in a
             // private namespace, so even its probe devices don't show here).
-            let linkChanges = Self.linkEvents(linkEvents.stdout)
+            let linkChanges = Self.linkEvents(String(decoding: linkEvents.stdout.utf8.dropFirst(settled), as: UTF8.self))
             await t.expect(linkChanges.isEmpty, "the second apply of the same policy changed links:\n\(linkChanges.joined(separator: "\n"))")
             let plan = try await hv.plan(policy)
             await t.expect(plan.status == 0, "plan after two applies should find nothing to change: \(plan)")
