@@ -165,12 +165,12 @@ public actor EtcdPublisher {
             hosts: assemblers.mapValues { StoredHost(state: try? $0.state().get(), complete: $0.meta?.complete == true) })
     }
 
-    private func request(_ write: ObjectWrite, host: String) -> (EtcdRequest, Int) {
+    private func request(_ write: ObjectWrite, host: String) -> EtcdRequest {
         let prefix = layout.hostPrefix(host)
         return switch write {
-        case .put(let path, let value): (.put(key: prefix + path, value: value), write.bytes + prefix.utf8.count)
-        case .delete(let path): (.delete(key: prefix + path), write.bytes + prefix.utf8.count)
-        case .deletePrefix(let path): (.deletePrefix(prefix + path), write.bytes + prefix.utf8.count)
+        case .put(let path, let value): .put(key: prefix + path, value: value)
+        case .delete(let path): .delete(key: prefix + path)
+        case .deletePrefix(let path): .deletePrefix(prefix + path)
         }
     }
 
@@ -213,9 +213,9 @@ struct TransactionPlan {
         try add(request, bytes: Self.size(request))
     }
 
-    mutating func add(host requests: [(EtcdRequest, Int)], meta: (Bool) throws -> EtcdRequest) throws {
+    mutating func add(host requests: [EtcdRequest], meta: (Bool) throws -> EtcdRequest) throws {
         let complete = try meta(true)
-        let total = requests.reduce(Self.size(complete)) { $0 + $1.1 }
+        let total = requests.reduce(Self.size(complete)) { $0 + Self.size($1) }
         let fitsOpen = open.count + requests.count + 1 <= EtcdPublisher.operationsPerTransaction
             && openBytes + total <= EtcdPublisher.bytesPerTransaction
         let fitsAlone = requests.count + 1 <= EtcdPublisher.operationsPerTransaction && total <= EtcdPublisher.bytesPerTransaction
@@ -224,7 +224,7 @@ struct TransactionPlan {
         } else if !fitsOpen {
             try add(try meta(false))
         }
-        for (request, size) in requests { try add(request, bytes: size) }
+        for request in requests { try add(request) }
         try add(complete)
     }
 

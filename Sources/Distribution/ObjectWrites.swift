@@ -6,13 +6,6 @@ enum ObjectWrite: Hashable {
     case delete(String)
     /// Every key under a path prefix: a set's elements, or a table's contents.
     case deletePrefix(String)
-
-    var bytes: Int {
-        switch self {
-        case .put(let path, let value): path.utf8.count + value.count
-        case .delete(let path), .deletePrefix(let path): path.utf8.count
-        }
-    }
 }
 
 /// The writes that turn the objects of `old` into those of `new`, found by
