@@ -137,7 +137,7 @@ struct DaemonTests {
             try #require(try await sgd.waitForNewRevision(after: nil), "sgd did not apply the policy: \(sgd.log)")
             _ = try await server.serve(tcp: "80")
             let session = try await client.hold(tcp: 80, to: server.ipv4)
-            try #require(await session.waitFor("ok 3", timeout: .seconds(5)), "session did not start: \(session.lines)")
+            try #require(await session.waitFor("ok 3", timeout: Slowness.processStart), "session did not start: \(session.lines)")
             let monitor = try await hv.nftMonitor()
 
             // A clean stop, then a start; then kill -9 and a start.

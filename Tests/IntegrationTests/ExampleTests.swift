@@ -272,7 +272,7 @@ extension Example {
                 children[name] = try vm.start(argv)
             }
             for (name, child) in children {
-                guard await child.waitFor("ready", timeout: .seconds(10)) else {
+                guard await child.waitFor("ready", timeout: Slowness.processStart) else {
                     throw HarnessError("server in \(name) did not start: \(child.stdout)\(child.stderr)")
                 }
                 servers[name] = Server(vm: vms[name]!, child: child)

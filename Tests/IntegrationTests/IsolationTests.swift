@@ -65,8 +65,8 @@ struct IsolationTests {
 
             let flow1 = try await client1.hold(tcp: 80, to: "10.0.0.2", sourcePort: 40000)
             let flow2 = try await client2.hold(tcp: 80, to: "10.0.0.2", sourcePort: 40000)
-            try #require(await flow1.waitFor("ok 3", timeout: .seconds(5)), "flow in n1 did not start: \(flow1.lines)")
-            try #require(await flow2.waitFor("ok 3", timeout: .seconds(5)), "flow in n2 did not start: \(flow2.lines)")
+            try #require(await flow1.waitFor("ok 3", timeout: Slowness.processStart), "flow in n1 did not start: \(flow1.lines)")
+            try #require(await flow2.waitFor("ok 3", timeout: Slowness.processStart), "flow in n2 did not start: \(flow2.lines)")
             let connections = { (server: Server) in server.log.components(separatedBy: "tcp 80 10.0.0.1 40000").count - 1 }
             await t.expect(connections(log1) == 1 && connections(log2) == 1,
                            "each server should have exactly its own client's connection: n1 \(log1.log) n2 \(log2.log)")

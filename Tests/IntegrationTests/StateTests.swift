@@ -113,7 +113,7 @@ struct StateTests {
             try await hv.mustApply(policy)
             _ = try await server.serve(tcp: "22,80")
             let session = try await client.hold(tcp: 80, to: server.ipv4)
-            try #require(await session.waitFor("ok 3", timeout: .seconds(5)), "session did not start: \(session.lines)")
+            try #require(await session.waitFor("ok 3", timeout: Slowness.processStart), "session did not start: \(session.lines)")
 
             // Taking away another rule leaves this connection alone.
             policy.setRules(of: "server", [Rule.ingress(["protocol": "tcp", "ports": "80"])])
@@ -150,8 +150,8 @@ struct StateTests {
             _ = try await server.serve(tcp: "80")
             let leaving = try await leaver.hold(tcp: 80, to: server.ipv4)
             let staying = try await stayer.hold(tcp: 80, to: server.ipv4)
-            try #require(await leaving.waitFor("ok 3", timeout: .seconds(5)), "session did not start: \(leaving.lines)")
-            try #require(await staying.waitFor("ok 3", timeout: .seconds(5)), "session did not start: \(staying.lines)")
+            try #require(await leaving.waitFor("ok 3", timeout: Slowness.processStart), "session did not start: \(leaving.lines)")
+            try #require(await staying.waitFor("ok 3", timeout: Slowness.processStart), "session did not start: \(staying.lines)")
 
             policy.setGroups(of: leaver, ["others"])
             try await hv.mustApply(policy)

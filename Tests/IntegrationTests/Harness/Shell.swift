@@ -213,6 +213,13 @@ enum Slowness {
     static let factor: Int = max(1, Int(ProcessInfo.processInfo.environment["SGI_SLOW"] ?? "") ?? 1)
     static let timeLimit: Int? = Int(ProcessInfo.processInfo.environment["SGI_TIME_LIMIT"] ?? "")
 
+    /// How long a started Python endpoint (a server, a sniffer, a held
+    /// session's first echoes) may take to come up, before the factor. Only
+    /// a failure waits this long; but the example suite keeps dozens of
+    /// probes starting at once, and in the emulated VM a server of another
+    /// scenario once needed more than the 30 s that 10 s × 3 gave it.
+    static let processStart: Duration = .seconds(40)
+
     /// A suite's time limit, in whole minutes as Swift Testing wants them.
     static func minutes(_ minutes: Int) -> TimeLimitTrait.Duration { .minutes(timeLimit ?? minutes * factor) }
 }

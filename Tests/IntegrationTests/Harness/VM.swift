@@ -60,7 +60,7 @@ struct VM: Sendable {
         if let raw { argv += ["--raw", raw] }
         if icmp { argv.append("--icmp") }
         let child = try start(argv)
-        guard await child.waitFor("ready", timeout: .seconds(10)) else {
+        guard await child.waitFor("ready", timeout: Slowness.processStart) else {
             throw HarnessError("server in \(name) did not start: \(child.stdout)\(child.stderr)")
         }
         return Server(vm: self, child: child)
@@ -87,7 +87,7 @@ struct VM: Sendable {
     /// Watches eth0 for frames carrying the markers; waits until it listens.
     func sniff(_ markers: [String]) async throws -> Child {
         let child = try start(["python3", Paths.script("sniff.py"), "eth0"] + markers)
-        guard await child.waitFor("ready", timeout: .seconds(10)) else {
+        guard await child.waitFor("ready", timeout: Slowness.processStart) else {
             throw HarnessError("sniffer in \(name) did not start: \(child.stdout)\(child.stderr)")
         }
         return child
