@@ -387,6 +387,8 @@ def main():
         ("address pair without ip", lambda d: port(d).update(allowedAddressPairs=[{"mac": "52:54:00:00:01:02"}])),
         ("portSecurity false with groups", lambda d: port(d).update(portSecurity=False)),
         ("portSecurity \"false\"", lambda d: port(d).update(portSecurity="false")),
+        ("log \"yes\"", lambda d: port(d).update(log="yes")),
+        ("log on a port with portSecurity false", lambda d: (port(d).pop("securityGroups"), port(d).update(portSecurity=False, log=True))),
     ]
     for label, change in invalid:
         doc = variant(change)
@@ -406,6 +408,7 @@ def main():
         ("remote group", lambda d: rule(d).update(remote={"group": "web"})),
         ("vxlan segment", lambda d: d["networks"][0].update(segment={"type": "vxlan", "vni": 16777215})),
         ("portSecurity false without groups", lambda d: (port(d).pop("securityGroups"), port(d).update(portSecurity=False))),
+        ("log true on a filtered port", lambda d: port(d).update(log=True)),
         ("address pair with MAC", lambda d: port(d).update(allowedAddressPairs=[{"ip": "10.1.0.100", "mac": "52:54:00:00:01:02"}])),
         ("uppercase MAC", lambda d: port(d).update(mac="52:54:00:AB:CD:EF")),
     ]

@@ -191,6 +191,8 @@ public enum NFTRenderer {
     static func statement(_ s: NFTStatement) -> String {
         switch s {
         case .counter: "counter"
+        case .limit(let rate, let burst): "limit rate \(rate)/second burst \(burst) packets"
+        case .log(let group, let prefix): "log prefix \(quoted(prefix)) group \(group)"
         case .notrack: "notrack"
         case .setMark(.constant(let m)): "meta mark set \(hex(m))"
         case .setMark(.or(let bits)): "meta mark set meta mark | \(hex(bits))"

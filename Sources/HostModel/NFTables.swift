@@ -152,7 +152,14 @@ public enum NFTMarkExpression: Hashable, Sendable, Codable {
 }
 
 public enum NFTStatement: Hashable, Sendable, Codable {
+    /// Counts the rule's packets and bytes. The values live in the kernel
+    /// only: they are not part of the rule (a ticking counter is no change).
     case counter
+    /// `limit rate N/second burst B packets`: ends the rule for packets
+    /// over the rate, so the statements after it run for at most that many.
+    case limit(perSecond: UInt32, burst: UInt32)
+    /// `log prefix "..." group N`: a copy of the packet to NFLOG group N.
+    case log(group: UInt16, prefix: String)
     case setMark(NFTMarkExpression)
     /// `ct zone set selector map @name`
     case setCTZone(NFTSelector, map: String)

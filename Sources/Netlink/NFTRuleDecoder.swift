@@ -13,6 +13,9 @@ enum NFTExpression: Hashable {
     case lookup(sreg: UInt32, dreg: UInt32?, set: String, inverted: Bool)
     case immediate(dreg: UInt32, data: [UInt8]?, verdict: Int32?, chain: String?)
     case counter, notrack
+    case limit(rate: UInt64, unit: UInt64, burst: UInt32, type: UInt32, flags: UInt32)
+    /// A log without a group logs to syslog: not one the compiler writes.
+    case log(group: UInt16?, prefix: String?)
     case other(String)
 
     init(_ e: OpaquePointer) {
@@ -59,6 +62,15 @@ enum NFTExpression: Hashable {
                 dreg: u32(NFTNL_EXPR_IMM_DREG) ?? 0, data: data(NFTNL_EXPR_IMM_DATA),
                 verdict: u32(NFTNL_EXPR_IMM_VERDICT).map { Int32(bitPattern: $0) }, chain: string(NFTNL_EXPR_IMM_CHAIN))
         case "counter": self = .counter
+        case "limit":
+            self = .limit(
+                rate: nftnl_expr_is_set(e, UInt16(NFTNL_EXPR_LIMIT_RATE)) ? nftnl_expr_get_u64(e, UInt16(NFTNL_EXPR_LIMIT_RATE)) : 0,
+                unit: nftnl_expr_is_set(e, UInt16(NFTNL_EXPR_LIMIT_UNIT)) ? nftnl_expr_get_u64(e, UInt16(NFTNL_EXPR_LIMIT_UNIT)) : 0,
+                burst: u32(NFTNL_EXPR_LIMIT_BURST) ?? 0, type: u32(NFTNL_EXPR_LIMIT_TYPE) ?? 0, flags: u32(NFTNL_EXPR_LIMIT_FLAGS) ?? 0)
+        case "log":
+            self = .log(
+                group: nftnl_expr_is_set(e, UInt16(NFTNL_EXPR_LOG_GROUP)) ? nftnl_expr_get_u16(e, UInt16(NFTNL_EXPR_LOG_GROUP)) : nil,
+                prefix: string(NFTNL_EXPR_LOG_PREFIX))
         case "notrack": self = .notrack
         default: self = .other(name)
         }
@@ -175,6 +187,10 @@ struct NFTRuleDecoder {
             statements.append(.setCTZone(selector, map: map))
         case .counter:
             statements.append(.counter)
+        case .limit(let rate, 1, let burst, UInt32(NFT_LIMIT_PKTS.rawValue), 0) where rate <= UInt32.max:
+            statements.append(.limit(perSecond: UInt32(rate), burst: burst))
+        case .log(let group?, let prefix):
+            statements.append(.log(group: group, prefix: prefix ?? ""))
         case .notrack:
             statements.append(.notrack)
         default:

@@ -169,6 +169,19 @@ struct NFTRuleEncoder {
         switch statement {
         case .counter:
             expression("counter") { _ in }
+        case .limit(let rate, let burst):
+            expression("limit") { e in
+                nftnl_expr_set_u64(e, UInt16(NFTNL_EXPR_LIMIT_RATE), UInt64(rate))
+                nftnl_expr_set_u64(e, UInt16(NFTNL_EXPR_LIMIT_UNIT), 1)
+                nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_LIMIT_BURST), burst)
+                nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_LIMIT_TYPE), UInt32(NFT_LIMIT_PKTS.rawValue))
+                nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_LIMIT_FLAGS), 0)
+            }
+        case .log(let group, let prefix):
+            expression("log") { e in
+                nftnl_expr_set_u16(e, UInt16(NFTNL_EXPR_LOG_GROUP), group)
+                nftnl_expr_set_str(e, UInt16(NFTNL_EXPR_LOG_PREFIX), prefix)
+            }
         case .notrack:
             expression("notrack") { _ in }
         case .setMark(let value):

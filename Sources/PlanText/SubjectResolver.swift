@@ -5,7 +5,7 @@ import PolicyModel
 /// Tells which port, group or profile each operation of a plan is about.
 ///
 /// The names say it for chains and sets (`sg/web/ingress`, `remote/web/ipv4`,
-/// `profile/web/db/egress`, see `Naming`). Per-port entries say it through
+/// `profile/web/db/egress`, `port/tap-vm1/egress`, see `Naming`). Per-port entries say it through
 /// their key: the device (`"tap-vm1" . 52:54:…`), the port's slot (the keys
 /// of the verdict maps `egress_ports`/`ingress_ports`) or its MAC
 /// (`stateful_macs`). Slots and MACs are found in the `port_marks`,
@@ -86,6 +86,7 @@ public struct SubjectResolver: Sendable {
         switch parts.first {
         case "sg" where parts.count == 3: return .group(String(parts[1]))
         case "profile": return .profile(parts.dropFirst().dropLast().joined(separator: "/"))
+        case "port" where parts.count == 3: return subject(device: String(parts[1]))
         default: return .host
         }
     }

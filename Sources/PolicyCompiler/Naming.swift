@@ -23,6 +23,16 @@ public enum Naming {
         "sg/\(group)/\(direction.rawValue)"
     }
 
+    /// Port chains hold what belongs to one filtered port: the jump to its
+    /// profile and its own default drop (counted per port, logged when the
+    /// port asks for it): `port/tap-vm1/egress`. Device names have no "/".
+    public static func portChain(device: String, _ direction: Direction) -> String {
+        "port/\(device)/\(direction.rawValue)"
+    }
+
+    /// The comment of a port chain's last rule, the port's default drop.
+    public static let defaultDropComment = "no rule of the port's groups allows it"
+
     /// Sets of the addresses of a group's members, for remote-group rules.
     public static func remoteSet(_ group: String, _ family: IPFamily) -> String {
         "remote/\(group)/\(family.rawValue)"

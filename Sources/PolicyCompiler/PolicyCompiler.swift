@@ -205,10 +205,9 @@ struct HostBuilder {
                 sets[Self.allowedSet(range.family) + "_prefixes", default: []].insert(NFTElement([device, .mac(mac), .address(range)]))
             }
         }
-        let groups = port.securityGroups.sorted()
         let dispatch: [String: Set<NFTElement>] = [
-            "egress_ports": [NFTElement([.integer(PacketMark.sourceKey(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .egress))))],
-            "ingress_ports": [NFTElement([.integer(PacketMark.destination(slot: slot))], data: .verdict(.goto(Naming.profileChain(groups, .ingress))))],
+            "egress_ports": [NFTElement([.integer(PacketMark.sourceKey(slot: slot))], data: .verdict(.goto(Naming.portChain(device: port.device, .egress))))],
+            "ingress_ports": [NFTElement([.integer(PacketMark.destination(slot: slot))], data: .verdict(.goto(Naming.portChain(device: port.device, .ingress))))],
         ]
         return [bridge: sets, inet: dispatch]
     }
@@ -405,10 +404,13 @@ struct HostBuilder {
         for (groups, stateful) in shape.profiles {
             for direction in Direction.allCases { chains.append(profileChain(groups, direction, stateful: stateful)) }
         }
+        for port in ports where port.portSecurity && slots[port.name] != nil {
+            chains += portChains(port)
+        }
         var sets = [
             NFTSet(name: "zones", key: [.mark], data: .ctZone, comment: "network zones on this host", elements: zoneElements),
-            NFTSet(name: "egress_ports", key: [.mark], data: .verdict, comment: "sending port's slot -> its profile", elements: egress),
-            NFTSet(name: "ingress_ports", key: [.mark], data: .verdict, comment: "receiving port's slot -> its profile", elements: ingress),
+            NFTSet(name: "egress_ports", key: [.mark], data: .verdict, comment: "sending port's slot -> its chain", elements: egress),
+            NFTSet(name: "ingress_ports", key: [.mark], data: .verdict, comment: "receiving port's slot -> its chain", elements: ingress),
         ]
         for name in shape.memberGroups {
             for direction in Direction.allCases { chains.append(groupChain(name, direction)) }
@@ -452,9 +454,34 @@ struct HostBuilder {
             comment: "addresses of the members of group \(name)", elements: index.memberElements[name]?[family] ?? [])
     }
 
+    /// A filtered port's own chains, one per direction, which the verdict
+    /// maps send its packets to: its profile's checks, then its default drop.
+    /// The drop is here rather than in the profile (shared by every port
+    /// with the same groups) so that it counts this port's packets alone and
+    /// logs them under its name; a port changing groups changes one jump.
+    func portChains(_ port: Port) -> [NFTChain] {
+        let groups = port.securityGroups.sorted()
+        return Direction.allCases.map { direction in
+            var rules = [NFTRule(verdict: .jump(Naming.profileChain(groups, direction)))]
+            if port.log {
+                let prefix = LogPrefix(verdict: .drop, direction: direction, port: port.name)
+                rules.append(NFTRule(statements: [
+                    .limit(perSecond: Self.logRate, burst: Self.logBurst), .log(group: LogPrefix.group, prefix: prefix.text),
+                ]))
+            }
+            rules.append(NFTRule(statements: [.counter], verdict: .drop, comment: Naming.defaultDropComment))
+            return NFTChain(name: Naming.portChain(device: port.device, direction), comment: "port \(port.name)", rules: rules)
+        }
+    }
+
+    /// Logged drops per port and direction: enough to see what is refused,
+    /// too few for a flood to fill the log or keep the listener busy.
+    static let logRate: UInt32 = 10
+    static let logBurst: UInt32 = 20
+
     /// A port's checks for one direction: state first (replies pass, invalid
-    /// packets don't), then what every port may do, then its groups' rules;
-    /// whatever none of them accepts is dropped.
+    /// packets don't), then what every port may do, then its groups' rules.
+    /// What none of them accepts returns to the port's chain, which drops it.
     func profileChain(_ groups: [String], _ direction: Direction, stateful: Bool) -> NFTChain {
         var rules: [NFTRule] = []
         if stateful {
@@ -463,7 +490,6 @@ struct HostBuilder {
         }
         rules.append(NFTRule(verdict: .jump("always-\(direction.rawValue)")))
         for group in groups { rules.append(NFTRule(verdict: .jump(Naming.groupChain(group, direction)))) }
-        rules.append(NFTRule(statements: [.counter], verdict: .drop))
         let comment = groups.isEmpty ? "ports without security groups" : "ports in \(groups.joined(separator: ", "))"
         return NFTChain(name: Naming.profileChain(groups, direction), comment: String(comment.prefix(120)), rules: rules)
     }

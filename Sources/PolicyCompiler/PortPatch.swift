@@ -3,8 +3,8 @@ import PolicyModel
 
 /// One port's change on its own host, made on the host's compiled state
 /// instead of compiling the host again: the port's set elements swapped,
-/// and the profile chains, group chains and address sets that come or go
-/// with its groups. Only for changes that leave every other port's slot and
+/// its own chains, and the profile chains, group chains and address sets
+/// that come or go with its groups. Only for changes that leave every other port's slot and
 /// every network's zone on the host as they were (the port stays on its
 /// host, network and device, or arrives or leaves on a network the host
 /// keeps); anything else is compiled again. What comes out is what
@@ -64,6 +64,12 @@ public struct PortPatch: Sendable {
         }
 
         let inet = NFTTableID(.inet, Naming.table)
+        if let old, old.portSecurity {
+            for direction in Direction.allCases { state.tables[inet]!.chains[Naming.portChain(device: old.device, direction)] = nil }
+        }
+        if let new, new.portSecurity, builder.slots[new.name] != nil {
+            for chain in builder.portChains(new) { state.tables[inet]!.chains[chain.name] = chain }
+        }
         let shape = builder.shape()
         for (groups, stateful) in self.shape.profiles where shape.profiles[groups] != stateful {
             for direction in Direction.allCases { state.tables[inet]!.chains[Naming.profileChain(groups, direction)] = nil }

@@ -2,8 +2,9 @@ import HostModel
 import PolicyModel
 
 /// One security-group rule → the nftables rules of its group chain: one per
-/// IP family the rule applies to. Rules only accept; a packet no rule of the
-/// port's groups accepts is dropped by the profile chain.
+/// IP family the rule applies to. Rules only accept, and count what they
+/// accept (`sgctl stats`); a packet no rule of the port's groups accepts is
+/// dropped by the port's own chain.
 enum RuleTranslator {
     static func translate(_ rule: Rule, group: String, number: Int) -> [NFTRule] {
         rule.families.map { family in
@@ -43,7 +44,7 @@ enum RuleTranslator {
             }
             var comment = "\(group) rule \(number)"
             if let description = rule.description, !description.isEmpty { comment += ": \(description)" }
-            return NFTRule(matches, verdict: .accept, comment: String(comment.prefix(120)))
+            return NFTRule(matches, statements: [.counter], verdict: .accept, comment: String(comment.prefix(120)))
         }
     }
 

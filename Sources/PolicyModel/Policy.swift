@@ -269,10 +269,15 @@ public struct Port: Hashable, Sendable {
     public var securityGroups: [String]
     public var allowedAddressPairs: [AddressPair]
     public var portSecurity: Bool
+    /// Send the port's dropped packets to NFLOG, rate-limited (`"log": true`,
+    /// an optional field this project adds to the format; see
+    /// docs/policy-format-log.md). Only for ports with port security.
+    public var log: Bool
 
     public init(
         name: String, host: String, device: String, network: String, mac: MACAddress, ips: [IPAddress] = [],
-        securityGroups: [String] = [], allowedAddressPairs: [AddressPair] = [], portSecurity: Bool = true
+        securityGroups: [String] = [], allowedAddressPairs: [AddressPair] = [], portSecurity: Bool = true,
+        log: Bool = false
     ) {
         self.name = name
         self.host = host
@@ -283,6 +288,7 @@ public struct Port: Hashable, Sendable {
         self.securityGroups = securityGroups
         self.allowedAddressPairs = allowedAddressPairs
         self.portSecurity = portSecurity
+        self.log = log
     }
 
     /// Every address the port may use as a source: its IPs and its address

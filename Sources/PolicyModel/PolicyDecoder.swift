@@ -471,7 +471,7 @@ struct StructuralDecoder {
                 value, at: path, log: log,
                 knownKeys: [
                     "name", "host", "device", "network", "mac", "ips", "securityGroups", "allowedAddressPairs",
-                    "portSecurity",
+                    "portSecurity", "log",
                 ])
         else { return nil }
         var ok = true
@@ -540,10 +540,16 @@ struct StructuralDecoder {
             log.report(path["securityGroups"], "a port with portSecurity false is not filtered, so it can't be in security groups")
             ok = false
         }
+        let logged = r.bool("log")
+        if logged == nil && r.has("log") { ok = false }
+        if portSecurity == false, logged == true {
+            log.report(path["log"], "a port with portSecurity false is not filtered, so it drops nothing to log")
+            ok = false
+        }
         guard ok, let name, let host, let network, let device, let mac else { return nil }
         return Port(
             name: name, host: host, device: device, network: network, mac: mac, ips: ips, securityGroups: groups,
-            allowedAddressPairs: pairs, portSecurity: portSecurity ?? true)
+            allowedAddressPairs: pairs, portSecurity: portSecurity ?? true, log: logged ?? false)
     }
 
     private func mac(_ text: String, at path: JSONPath) -> MACAddress? {

@@ -74,6 +74,7 @@ public enum PolicyEncoder {
                 object([("ip", .string(pair.ip.description)), ("mac", pair.mac.map { .string($0.description) })])
             })),
             ("portSecurity", port.portSecurity ? nil : .bool(false)),
+            ("log", port.log ? .bool(true) : nil),
         ])
     }
 

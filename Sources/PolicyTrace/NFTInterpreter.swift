@@ -168,7 +168,10 @@ struct NFTInterpreter {
     private func execute(_ statements: [NFTStatement], _ packet: Packet, _ context: inout HookContext) -> Bool {
         for statement in statements {
             switch statement {
-            case .counter:
+            case .counter, .log:
+                break
+            case .limit:
+                // Rates are out of a trace's reach: one packet is within any.
                 break
             case .notrack:
                 context.notrack = true

@@ -101,13 +101,14 @@ struct StepExplainer {
         if chain.hasPrefix("always-") {
             return [Finding(topic: .rules, verdict: .allowed, text: "allowed for every filtered port: \(decisive.comment ?? "")", location: decisive.location)]
         }
-        if chain.hasPrefix("profile/") {
-            let checksState = rule?.matches.contains { if case .anyOf(.ctState, _) = $0 { true } else { false } } ?? false
-            if checksState {
-                return decisive.effect == "drop"
-                    ? [Finding(topic: .rules, verdict: .dropped, text: "dropped: conntrack finds the packet invalid", location: decisive.location)]
-                    : [Finding(topic: .rules, verdict: .allowed, text: "allowed: it belongs to a tracked connection", location: decisive.location)]
-            }
+        let checksState = rule?.matches.contains { if case .anyOf(.ctState, _) = $0 { true } else { false } } ?? false
+        if chain.hasPrefix("profile/"), checksState {
+            return decisive.effect == "drop"
+                ? [Finding(topic: .rules, verdict: .dropped, text: "dropped: conntrack finds the packet invalid", location: decisive.location)]
+                : [Finding(topic: .rules, verdict: .allowed, text: "allowed: it belongs to a tracked connection", location: decisive.location)]
+        }
+        if chain.hasPrefix("port/"), decisive.effect == "drop" {
+            // The port's default drop: nothing before it accepted.
             let groups = port.securityGroups.sorted()
             let text = groups.isEmpty
                 ? "dropped: the port has no security groups, so only ARP, neighbour discovery and DHCP pass"

@@ -11,22 +11,22 @@ import Testing
     @Test func withoutColourTheChangesAreAlignedPlainTextGroupedUnderTheirPortGroupAndProfile() {
         let lines = PlanRenderer(style: TextStyle(colored: false)).render(Self.joinView)
         #expect(Array(lines.prefix(16)) == [
-            "host hv1: 1 port, 1 group and 2 profiles changed — 11 changes (2 chains added, 3 elements added, 4 elements deleted, 2 chains deleted)",
-            "port vm2 (tap-vm2): 2 elements added, 2 elements deleted",
-            "  - element  inet egress_ports                0x29ce0000 : goto profile/client/egress",
-            "  + element  inet egress_ports                0x29ce0000 : goto profile/client/web/egress",
-            "  - element  inet ingress_ports               0x800014e7 : goto profile/client/ingress",
-            "  + element  inet ingress_ports               0x800014e7 : goto profile/client/web/ingress",
+            "host hv1: 1 port, 1 group and 2 profiles changed — 9 changes (2 chains added, 1 element added, 2 elements deleted, 2 chains replaced, 2 chains deleted)",
+            "port vm2 (tap-vm2): 2 chains replaced",
+            "  ~ chain    inet port/tap-vm2/egress         2 rules",
+            "      - jump profile/client/egress",
+            "      + jump profile/client/web/egress",
+            "  ~ chain    inet port/tap-vm2/ingress        2 rules",
+            "      - jump profile/client/ingress",
+            "      + jump profile/client/web/ingress",
             "group web: 1 element added, 2 elements deleted",
             "  - element  inet remote/web/ipv4             10.0.0.1           (port vm1)",
             "  - element  inet remote/web/ipv4             10.0.0.3           (port vm3)",
             "  + element  inet remote/web/ipv4             10.0.0.1-10.0.0.3  (ports vm1, vm2, vm3)",
             "profile client: 2 chains deleted",
-            "  - chain    inet profile/client/egress       5 rules",
-            "  - chain    inet profile/client/ingress      5 rules",
+            "  - chain    inet profile/client/egress       4 rules",
+            "  - chain    inet profile/client/ingress      4 rules",
             "profile client/web: 2 chains added",
-            "  + chain    inet profile/client/web/egress   6 rules",
-            "      + ct state invalid counter drop comment \"invalid\"",
         ])
         #expect(!lines.joined().contains("\u{1B}"))
     }
@@ -35,9 +35,12 @@ import Testing
         let lines = PlanRenderer(style: TextStyle(colored: true)).render(Self.joinView)
         let green = "\u{1B}[32m", red = "\u{1B}[31m", bold = "\u{1B}[1m", reset = "\u{1B}[0m"
         #expect(lines[0].hasPrefix(bold) && lines[0].hasSuffix(reset))
-        #expect(lines[1] == "\(bold)port vm2 (tap-vm2)\(reset): 2 elements added, 2 elements deleted")
-        #expect(lines[2] == "\(red)  - element  inet egress_ports                0x29ce0000 : goto profile/client/egress\(reset)")
-        #expect(lines[3].hasPrefix("\(green)  + element"))
+        let yellow = "\u{1B}[33m"
+        #expect(lines[1] == "\(bold)port vm2 (tap-vm2)\(reset): 2 chains replaced")
+        #expect(lines[2] == "\(yellow)  ~ chain    inet port/tap-vm2/egress         2 rules\(reset)")
+        #expect(lines[3] == "\(red)      - jump profile/client/egress\(reset)")
+        #expect(lines[4].hasPrefix("\(green)      + jump"))
+        #expect(lines.contains { $0.hasPrefix("\(green)  + element") })
         // Rules under a chain take the colour of their own sign.
         let rule = try #require(lines.first { $0.contains("ct state invalid") })
         #expect(rule.hasPrefix("\(green)      + "))
@@ -72,12 +75,12 @@ import Testing
         let lines = PlanRenderer(style: TextStyle(colored: false), limit: 60).render(view)
         let body = Self.body(lines)
         #expect(body.count <= 60)
-        #expect(body.first == "port vm1 (tap-vm1): 10 elements added, 1 port attached")
+        #expect(body.first == "port vm1 (tap-vm1): 2 chains added, 10 elements added, 1 port attached")
         #expect(body.dropFirst().prefix(4) == [
             "  + element  bridge allowed_ipv4          \"tap-vm1\" . 52:54:00:00:00:01 . 10.0.0.1",
             "  + element  bridge allowed_ipv6          \"tap-vm1\" . 52:54:00:00:00:01 . fe80::5054:ff:fe00:1",
             "  + element  bridge allowed_macs          \"tap-vm1\" . 52:54:00:00:00:01",
-            "    … and 8 more",
+            "    … and 10 more",
         ])
         // Every section is there, each with its first changes and no rule lists.
         let headings = body.filter { !$0.hasPrefix(" ") }
@@ -93,15 +96,15 @@ import Testing
     @Test func aScaleOutIsSummarisedToEachPortsCountsBesideTheGroupsChanges() throws {
         let view = try PlanFixture.view(from: PlanFixture.policy, to: PlanFixture.scaledOut(20))
         let lines = PlanRenderer(style: TextStyle(colored: false), limit: 40).render(view)
-        #expect(lines[0] == "host hv1: 20 ports and 1 group changed — 221 changes (201 elements added, 20 ports attached)")
+        #expect(lines[0] == "host hv1: 20 ports and 1 group changed — 261 changes (40 chains added, 201 elements added, 20 ports attached)")
         let body = Self.body(lines)
         #expect(body.prefix(3) == [
-            "port worker-1 (tap-w1): 10 elements added, 1 port attached",
-            "port worker-2 (tap-w2): 10 elements added, 1 port attached",
-            "port worker-3 (tap-w3): 10 elements added, 1 port attached",
+            "port worker-1 (tap-w1): 2 chains added, 10 elements added, 1 port attached",
+            "port worker-2 (tap-w2): 2 chains added, 10 elements added, 1 port attached",
+            "port worker-3 (tap-w3): 2 chains added, 10 elements added, 1 port attached",
         ])
         #expect(body.suffix(3) == [
-            "port worker-20 (tap-w20): 10 elements added, 1 port attached",
+            "port worker-20 (tap-w20): 2 chains added, 10 elements added, 1 port attached",
             "group web: 1 element added",
             "  + element  inet remote/web/ipv4  10.0.0.201-10.0.0.220  (ports worker-1, worker-2, worker-3, worker-4 and 16 more)",
         ])
@@ -140,7 +143,7 @@ import Testing
         let lines = PlanRenderer(style: TextStyle(colored: false), limit: 60).render(view)
         #expect(lines.filter { $0.hasPrefix("pending: ") }.count == PlanRenderer.sample)
         #expect(lines.last == "… and \(devices.count - PlanRenderer.sample) more pending (use --full)")
-        #expect(lines.contains("port worker-1 (tap-w1), device not there yet (pending): 10 elements added"))
+        #expect(lines.contains("port worker-1 (tap-w1), device not there yet (pending): 2 chains added, 10 elements added"))
         let full = PlanRenderer(style: TextStyle(colored: false), limit: nil).render(view)
         #expect(full.filter { $0.hasPrefix("pending: ") }.count == devices.count)
     }

@@ -122,24 +122,48 @@ import Testing
 
     // MARK: 3. Filtering
 
-    @Test func eachPortDispatchesToTheProfileOfItsGroups() throws {
+    @Test func eachPortDispatchesToItsOwnChainWhichChecksItsProfileThenDropsAndCounts() throws {
         let slots = try #require(StableAllocator.slots(for: ["c1", "vm1", "vm2"]))
         let egress = hv1.inetTable.elements("egress_ports")
-        #expect(egress.contains("\(NFTRenderer.hex(PacketMark.sourceKey(slot: slots["vm1"]!))) : goto profile/web/egress"))
+        #expect(egress.contains("\(NFTRenderer.hex(PacketMark.sourceKey(slot: slots["vm1"]!))) : goto port/tap-vm1/egress"))
         let ingress = hv1.inetTable.elements("ingress_ports")
-        #expect(ingress.contains("\(NFTRenderer.hex(PacketMark.destination(slot: slots["vm2"]!))) : goto profile/db/ingress"))
+        #expect(ingress.contains("\(NFTRenderer.hex(PacketMark.destination(slot: slots["vm2"]!))) : goto port/tap-vm2/ingress"))
+        #expect(hv1.inetTable.rules("port/tap-vm2/ingress") == [
+            "jump profile/db/ingress",
+            #"counter drop comment "no rule of the port's groups allows it""#,
+        ])
+        #expect(hv1.inetTable.chains["port/tap-vm2/ingress"]?.comment == "port vm2")
+        #expect(hv1.inetTable.chains.keys.filter { $0.hasPrefix("port/") }.count == 6)
         let marks = hv1.bridgeTable.elements("port_marks")
         #expect(marks.contains(#""tap-vm1" : \#(NFTRenderer.hex(PacketMark.source(slot: slots["vm1"], untracked: false, zone: 100)))"#))
     }
 
-    @Test func profileChainChecksStateThenAlwaysAllowedThenGroupsThenDrops() {
+    @Test func profileChainChecksStateThenAlwaysAllowedThenGroupsAndReturnsTheRest() {
         #expect(hv1.inetTable.rules("profile/web/ingress") == [
             #"ct state invalid counter drop comment "invalid""#,
             "ct state established,related accept",
             "jump always-ingress",
             "jump sg/web/ingress",
-            "counter drop",
         ])
+    }
+
+    @Test func groupRulesCountWhatTheyAccept() {
+        #expect(hv1.inetTable.chains["sg/web/ingress"]!.rules.allSatisfy { $0.statements == [.counter] && $0.verdict == .accept })
+    }
+
+    @Test func aLoggedPortLogsItsDropsRateLimitedUnderItsNameAndOnlyItsOwnChainsChange() throws {
+        var policy = Fixture.policy
+        let index = try #require(policy.ports.firstIndex { $0.name == "vm1" })
+        policy.ports[index].log = true
+        let logged = try Fixture.compile(policy, host: "hv1")
+        #expect(logged.inetTable.rules("port/tap-vm1/egress") == [
+            "jump profile/web/egress",
+            #"limit rate 10/second burst 20 packets log prefix "sg drop egress vm1" group 2718"#,
+            #"counter drop comment "no rule of the port's groups allows it""#,
+        ])
+        let changed = logged.inetTable.chains.filter { hv1.inetTable.chains[$0.key] != $0.value }.keys.sorted()
+        #expect(changed == ["port/tap-vm1/egress", "port/tap-vm1/ingress"])
+        #expect(logged.bridgeTable == hv1.bridgeTable)
     }
 
     @Test func onlyGroupsWithMembersOnTheHostGetChains() {
@@ -157,7 +181,6 @@ import Testing
             #"ct state invalid counter drop comment "invalid""#,
             "ct state established,related accept",
             "jump always-ingress",
-            "counter drop",
         ])
         #expect(table.rules("always-egress") == [
             #"meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type { 131, 132, 133, 135, 136, 143 } accept comment "ND, RS, MLD""#,
@@ -170,7 +193,7 @@ import Testing
 
     @Test func statelessGroupSkipsConntrackBothWays() throws {
         let slots = try #require(StableAllocator.slots(for: ["c1", "vm1", "vm2"]))
-        #expect(hv1.inetTable.rules("profile/cluster/egress") == ["jump always-egress", "jump sg/cluster/egress", "counter drop"])
+        #expect(hv1.inetTable.rules("profile/cluster/egress") == ["jump always-egress", "jump sg/cluster/egress"])
         // Sent by the stateless port: the untracked bit; sent to it: not
         // cleared, as its MAC is not among the stateful ports' (which are).
         let mark = PacketMark.source(slot: slots["c1"], untracked: true, zone: 9097)

@@ -27,12 +27,12 @@ struct TraceTests {
         #expect(trace.roundTripAllowed)
     }
 
-    @Test func packetNoRuleAllowsIsDroppedAtTheProfileChainNamingTheGroups() throws {
+    @Test func packetNoRuleAllowsIsDroppedAtThePortsChainNamingTheGroups() throws {
         let trace = try F.trace("cli", "web", .tcp(8003))
         #expect(trace.verdict == .dropped)
         #expect(trace.reply == nil)
         #expect(trace.reason == "ingress of port web on hv1: dropped: no ingress rule of groups [web] allows it")
-        #expect(trace.steps[1].findings.last?.location == "inet secgroups profile/web/ingress #4")
+        #expect(trace.steps[1].findings.last?.location == "inet secgroups port/tap-web/ingress #1")
         // And on egress: db has no egress rule at all.
         let out = try F.trace("db", "cli", .ping(.ipv4))
         #expect(out.reason == "egress of port db on hv2: dropped: no egress rule of groups [db] allows it")

@@ -90,7 +90,7 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let fromStdin = try Command.sgctl(["compile", "-", "--host", "hv1", "--output", "nft"], stdin: yaml)
         #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
-        #expect(fromStdin.stdout.contains(#"meta nfproto ipv4 meta l4proto tcp th dport { 80, 443 } accept comment "web rule 0""#))
+        #expect(fromStdin.stdout.contains(#"meta nfproto ipv4 meta l4proto tcp th dport { 80, 443 } counter accept comment "web rule 0""#))
     }
 
     @Test func compileTextShowsPortsLinksAndRuleset() throws {
