@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "Controller", targets: ["Controller"]),
         .library(name: "PolicyTrace", targets: ["PolicyTrace"]),
         .library(name: "PlanText", targets: ["PlanText"]),
+        .library(name: "RuleStats", targets: ["RuleStats"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Etcd", targets: ["Etcd"]),
@@ -57,6 +58,7 @@ let package = Package(
         .target(name: "Controller", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "PolicyTrace", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "PlanText", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
+        .target(name: "RuleStats", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
@@ -78,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sgd", dependencies: [
-            "Enforcer", "Etcd", "Distribution", "Dataplane", "Netlink", "HostModel", "PolicyModel",
+            "Enforcer", "Etcd", "Distribution", "Dataplane", "Netlink", "HostModel", "PolicyModel", "RuleStats",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -87,7 +89,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "PlanText", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "PlanText", "RuleStats", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
@@ -96,6 +98,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .testTarget(name: "RuleStatsTests", dependencies: ["RuleStats", "HostModel", "PolicyCompiler", "PolicyModel", "Dataplane"]),
         .testTarget(name: "PolicyModelTests", dependencies: [
             "PolicyModel", "PolicyYAML", "SyntheticCloud",
         ]),

@@ -80,6 +80,11 @@ public final class Dataplane {
 
     public init(kernel: any Kernel) { self.kernel = kernel }
 
+    /// The counters of the project's rules (`sgctl stats`, sgd's /metrics).
+    public func counters() throws -> [NFTRuleCounter] {
+        try kernel.readCounters(Self.ownedTables)
+    }
+
     /// The kernel's state of what the project owns, in the same shape the
     /// compiler produces. `uplinks` are read as trunks rather than ports.
     public func observe(uplinks: Set<String>) throws -> HostState {

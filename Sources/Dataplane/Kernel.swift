@@ -7,6 +7,8 @@ import PolicyModel
 public protocol Kernel: AnyObject {
     /// The given tables as they are (absent ones left out).
     func readTables(_ ids: [NFTTableID]) throws -> [NFTTable]
+    /// The counters of the rules that have one, in the given tables.
+    func readCounters(_ ids: [NFTTableID]) throws -> [NFTRuleCounter]
     /// All operations in one atomic batch: on any error nothing changes.
     func applyTables(_ operations: [NFTOperation]) throws
     /// The project's links (bridges, VXLAN devices, their ports and flood

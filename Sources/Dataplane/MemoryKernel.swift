@@ -28,6 +28,19 @@ public final class MemoryKernel: Kernel, @unchecked Sendable {
         ids.compactMap { state.tables[$0] }
     }
 
+    /// No packets pass a memory kernel: every counter reads zero.
+    public func readCounters(_ ids: [NFTTableID]) throws -> [NFTRuleCounter] {
+        ids.compactMap { state.tables[$0] }.flatMap { table in
+            table.chains.values.sorted { $0.name < $1.name }.flatMap { chain in
+                chain.rules.enumerated().filter { $0.element.statements.contains(.counter) }.map { position, rule in
+                    NFTRuleCounter(
+                        table: table.id, chain: chain.name, chainComment: chain.comment, position: position,
+                        ruleComment: rule.comment, packets: 0, bytes: 0)
+                }
+            }
+        }
+    }
+
     public func applyTables(_ operations: [NFTOperation]) throws {
         if let reason = failNextBatch {
             failNextBatch = nil

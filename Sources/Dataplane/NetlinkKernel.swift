@@ -32,6 +32,8 @@ public final class NetlinkKernel: Kernel {
         return tables
     }
 
+    public func readCounters(_ ids: [NFTTableID]) throws -> [NFTRuleCounter] { try nft.counters(ids) }
+
     public func applyTables(_ operations: [NFTOperation]) throws {
         try nft.apply(operations, definitions: definitions)
         definitions = [:]

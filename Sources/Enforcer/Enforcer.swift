@@ -77,6 +77,18 @@ public actor Enforcer {
 
     public var currentStatus: EnforcerStatus { status }
 
+    /// The counters of the enforced rules, read now (for /metrics).
+    public func counters() async throws -> [NFTRuleCounter] {
+        try await worker.run { try $0.counters() }
+    }
+
+    /// A scrape couldn't read the counters: counted as an error of stage
+    /// `counters` and logged.
+    public func noteCounterReadFailure(_ error: any Error) {
+        metrics.error(stage: "counters")
+        logger.warning("could not read the rules' counters: \(error)")
+    }
+
     /// This machine's short host name: the host a policy is compiled and
     /// enforced for unless told otherwise (sgd and sgctl's --host default).
     public static var localHostName: String {

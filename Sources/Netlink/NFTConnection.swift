@@ -80,7 +80,7 @@ public final class NFTConnection {
         Dictionary(uniqueKeysWithValues: tables.map { ($0.id, $0.sets.mapValues(\.definition)) })
     }
 
-    private func tables() throws(NetlinkError) -> Set<NFTTableID> {
+    func tables() throws(NetlinkError) -> Set<NFTTableID> {
         var found = Set<NFTTableID>()
         for family in [NFTFamily.bridge, .inet] {
             try dump(NFT_MSG_GETTABLE, family: family, what: "list tables") { _ in } onMessage: { message in
@@ -149,11 +149,7 @@ public final class NFTConnection {
                     hook: hook ?? .postrouting, priority: hook == nil ? .min : nftnl_chain_get_s32(c, UInt16(NFTNL_CHAIN_PRIO.rawValue)),
                     policy: policy ?? .return)
             }
-            var length: UInt32 = 0
-            if let udata = nftnl_chain_get_data(c, UInt16(NFTNL_CHAIN_USERDATA.rawValue), &length) {
-                let tlvs = NFTSetUserData.decode(Array(UnsafeRawBufferPointer(start: udata, count: Int(length))))
-                chain.comment = NFTSetUserData.string(tlvs[0])
-            }
+            chain.comment = Self.comment(ofChain: c)
             chains[name] = chain
             chainOrder.append(name)
         }
@@ -246,11 +242,7 @@ public final class NFTConnection {
                 return 0
             }, box)
         }
-        var comment: String?
-        var length: UInt32 = 0
-        if let udata = nftnl_rule_get_data(r, UInt16(NFTNL_RULE_USERDATA.rawValue), &length) {
-            comment = NFTSetUserData.string(NFTSetUserData.decode(Array(UnsafeRawBufferPointer(start: udata, count: Int(length))))[0])
-        }
+        let comment = comment(ofRule: r)
         do {
             return try NFTRuleDecoder.decode(expressions, comment: comment, sets: sets)
         } catch {
@@ -258,6 +250,18 @@ public final class NFTConnection {
             // compiled rule, so the next apply replaces the chain's rules.
             return NFTRule(comment: "unrecognised rule (\(error.description))")
         }
+    }
+
+    static func comment(ofChain c: OpaquePointer) -> String? {
+        var length: UInt32 = 0
+        guard let udata = nftnl_chain_get_data(c, UInt16(NFTNL_CHAIN_USERDATA.rawValue), &length) else { return nil }
+        return NFTSetUserData.string(NFTSetUserData.decode(Array(UnsafeRawBufferPointer(start: udata, count: Int(length))))[0])
+    }
+
+    static func comment(ofRule r: OpaquePointer) -> String? {
+        var length: UInt32 = 0
+        guard let udata = nftnl_rule_get_data(r, UInt16(NFTNL_RULE_USERDATA.rawValue), &length) else { return nil }
+        return NFTSetUserData.string(NFTSetUserData.decode(Array(UnsafeRawBufferPointer(start: udata, count: Int(length))))[0])
     }
 
     private static func definition(_ set: RawSet) -> NFTSet.Definition? {
@@ -300,7 +304,7 @@ public final class NFTConnection {
 
     // MARK: - dumps
 
-    private func dump(
+    func dump(
         _ type: nf_tables_msg_types, family: NFTFamily, what: String,
         payload: (UnsafeMutablePointer<nlmsghdr>) -> Void,
         onMessage: (UnsafePointer<nlmsghdr>) -> Void

@@ -2,6 +2,7 @@ import Enforcer
 import Foundation
 import Hummingbird
 import Prometheus
+import RuleStats
 
 /// The daemon's HTTP endpoints.
 enum StatusRoutes {
@@ -11,6 +12,13 @@ enum StatusRoutes {
         router.get("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
+            // The rules' counters, read from the kernel for this scrape. A
+            // failed read leaves them out and counts the failure.
+            do {
+                buffer += Array(PrometheusText.render(StatsRow.rows(from: try await enforcer.counters())).utf8)
+            } catch {
+                await enforcer.noteCounterReadFailure(error)
+            }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
