@@ -101,6 +101,13 @@ struct DaemonTests {
             await t.expect((try await sgd.metric("sgd_drift_repairs_total") ?? 0) >= 1, "drift repairs should be counted")
             await t.expect((try await sgd.metric("sgd_pending_ports") ?? -1) == 0, "no port is pending any more")
             await t.expect(metrics.body.contains("sgd_operations_total{kind=\"attach_port\"}"), "operations by kind: \(metrics.body)")
+            // The rules' counters, read from the kernel at the scrape: since the
+            // table came back, the client reached port 80 (server rule 1) and
+            // was refused port 23 (the server port's default drop).
+            let accepted = try await sgd.metric(#"sgd_rule_packets_total{group="server",rule="1",direction="ingress",description=""}"#)
+            await t.expect((accepted ?? 0) >= 1, "server rule 1 should have counted the port 80 connection: \(metrics.body)")
+            let dropped = try await sgd.metric(#"sgd_port_dropped_packets_total{port="srv",device="tap-srv",direction="ingress"}"#)
+            await t.expect((dropped ?? 0) >= 1, "the server port's drops should be counted: \(metrics.body)")
 
             // The file goes away: the last state stays enforced.
             try FileManager.default.removeItem(at: sgd.policyFile!)

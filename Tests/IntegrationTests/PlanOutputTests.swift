@@ -30,12 +30,13 @@ struct PlanOutputTests {
             let lines = plan.stdout.split(separator: "\n").map(String.init)
             await t.expect(lines.first?.hasPrefix("host hv1: 1 port, 1 group and 2 profiles changed — ") == true, "summary line: \(plan)")
 
-            // The port's section: its slot now dispatches to the new profile, nothing else of it changes.
+            // The port's section: its own chains now jump to the new profile, nothing else of it changes.
             let portLines = Self.section("port a (\(a.device))", in: lines)
-            await t.expect(portLines.count == 4 && portLines.allSatisfy { $0.contains("inet egress_ports") || $0.contains("inet ingress_ports") },
-                           "port a's section should hold its two dispatch entries, deleted and added: \(plan)")
-            await t.expect(portLines.filter { $0.hasPrefix("  + element") }.allSatisfy { $0.contains("goto profile/client/web/") },
-                           "port a's new entries should go to profile client/web: \(plan)")
+            await t.expect(portLines.filter { $0.hasPrefix("  ") && !$0.hasPrefix("      ") }.map { $0.split(separator: " ").prefix(3).joined(separator: " ") }
+                               == ["~ chain inet", "~ chain inet"] && portLines.contains { $0.contains("inet port/\(a.device)/egress") },
+                           "port a's section should hold its two chains, replaced: \(plan)")
+            await t.expect(portLines.filter { $0.hasPrefix("      + ") } == ["      + jump profile/client/web/egress", "      + jump profile/client/web/ingress"],
+                           "port a's chains should now jump to profile client/web: \(plan)")
 
             // The group's section: a's addresses join web's member sets, and the plan says whose they are.
             let groupLines = Self.section("group web", in: lines)

@@ -35,13 +35,14 @@ struct PolicyDoc {
     }
 
     /// The VM's port, with its network, MAC and IPs as the VM has them.
-    mutating func port(_ vm: VM, groups: [String] = [], portSecurity: Bool? = nil, addressPairs: [Object]? = nil) {
+    mutating func port(_ vm: VM, groups: [String] = [], portSecurity: Bool? = nil, addressPairs: [Object]? = nil, log: Bool? = nil) {
         var object: Object = [
             "name": vm.name, "host": vm.host.name, "device": vm.device, "network": vm.network,
             "mac": vm.mac, "ips": vm.ips, "securityGroups": groups,
         ]
         if let portSecurity { object["portSecurity"] = portSecurity }
         if let addressPairs { object["allowedAddressPairs"] = addressPairs }
+        if let log { object["log"] = log }
         ports.append(object)
     }
 
