@@ -18,7 +18,7 @@ struct SGCtl: AsyncParsableCommand {
               64  wrong command-line usage
             """,
         version: "0.1.0",
-        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self, Status.self, TraceCommand.self]
+        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self, Status.self, TraceCommand.self, Watch.self]
     )
 }
 
