@@ -9,6 +9,8 @@ import PackageDescription
 //   Controller     changes -> per-host deltas of only the affected hosts  (pure Swift)
 //   PolicyTrace    one packet through the compiled rulesets, explained    (pure Swift)
 //   PlanText       a plan grouped by port and group, as `sgctl plan` prints it (pure Swift)
+//   RuleStats      rule counters named by the policy: `sgctl stats`, sgd's /metrics (pure Swift)
+//   PacketSummary  a logged packet's first bytes read: addresses, protocol, ports (pure Swift)
 //   Enforcer       keeps one host's kernel in its desired state (sources, link events, drift)
 //   Etcd           etcd v3 client over the JSON gateway (AsyncHTTPClient)
 //   Distribution   host states published to etcd, and the daemon's etcd source
@@ -27,6 +29,7 @@ let package = Package(
         .library(name: "PolicyTrace", targets: ["PolicyTrace"]),
         .library(name: "PlanText", targets: ["PlanText"]),
         .library(name: "RuleStats", targets: ["RuleStats"]),
+        .library(name: "PacketSummary", targets: ["PacketSummary"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "Enforcer", targets: ["Enforcer"]),
         .library(name: "Etcd", targets: ["Etcd"]),
@@ -59,6 +62,7 @@ let package = Package(
         .target(name: "PolicyTrace", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "PlanText", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
         .target(name: "RuleStats", dependencies: ["PolicyModel", "HostModel", "PolicyCompiler"]),
+        .target(name: "PacketSummary", dependencies: ["PolicyModel"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "HostModel", "PolicyModel"]),
         .target(name: "Dataplane", dependencies: ["Netlink", "HostModel", "PolicyModel", "PolicyCompiler"]),
         .target(name: "SyntheticCloud", dependencies: ["PolicyModel"]),
@@ -89,7 +93,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "sgctl", dependencies: [
-            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "PlanText", "RuleStats", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
+            "PolicyModel", "PolicyYAML", "HostModel", "PolicyCompiler", "PolicyTrace", "PlanText", "RuleStats", "PacketSummary", "Dataplane", "Netlink", "Enforcer", "Etcd", "Distribution",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
@@ -112,6 +116,7 @@ let package = Package(
         ]),
         .testTarget(name: "PolicyCompilerTests", dependencies: ["PolicyCompiler", "PolicyModel", "HostModel"]),
         .testTarget(name: "PolicyTraceTests", dependencies: ["PolicyTrace", "PolicyModel", "PolicyCompiler", "HostModel"]),
+        .testTarget(name: "PacketSummaryTests", dependencies: ["PacketSummary", "PolicyModel"]),
         .testTarget(name: "PlanTextTests", dependencies: ["PlanText", "PolicyModel", "PolicyCompiler", "HostModel"]),
         .testTarget(name: "SGCtlTests", dependencies: ["PolicyModel", "SyntheticCloud"]),
         .testTarget(name: "DataplaneTests", dependencies: ["Dataplane", "HostModel", "PolicyModel", "PolicyCompiler"]),

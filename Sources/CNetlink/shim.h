@@ -9,6 +9,7 @@
 // (fd_set's member names) and Swift then refuses to merge this module's
 // view of them with SwiftGlibc's. setns(2) is declared by hand instead.
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 
 #include <netinet/in.h>
 #include <net/if.h>
@@ -27,6 +28,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netfilter/nfnetlink_log.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
@@ -77,5 +79,19 @@ static inline int sg_setns_net(int fd) { return (int)syscall(SYS_setns, fd, 0x40
 static inline int sg_gettid(void) { return (int)syscall(SYS_gettid); }
 /// Moves the calling thread into a new, empty network namespace.
 static inline int sg_unshare_net(void) { return (int)syscall(SYS_unshare, 0x40000000); }
+
+/// The name of interface `index` in the network namespace of socket `fd`
+/// (if_indextoname asks through a socket of the calling thread's namespace,
+/// so a reader that left the namespace keeps one opened there). ioctl is
+/// variadic, which Swift can't call. Returns -1 with errno (ENODEV: gone).
+static inline int sg_interface_name(int fd, int index, char name[IF_NAMESIZE]) {
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    request.ifr_ifindex = index;
+    if (ioctl(fd, SIOCGIFNAME, &request) < 0) return -1;
+    memcpy(name, request.ifr_name, IF_NAMESIZE);
+    name[IF_NAMESIZE - 1] = 0;
+    return 0;
+}
 
 #endif

@@ -49,6 +49,9 @@ final class NetlinkSocket {
 
     deinit { mnl_socket_close(handle) }
 
+    /// For poll(2): a subscriber waits for data with a deadline of its own.
+    var fileDescriptor: Int32 { mnl_socket_get_fd(handle) }
+
     /// Reserves `count` consecutive sequence numbers and returns the first.
     func reserveSequences(_ count: Int) -> UInt32 {
         let first = nextSequence

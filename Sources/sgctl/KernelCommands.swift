@@ -17,12 +17,16 @@ struct KernelOptions: ParsableArguments {
 
     /// Runs `body` with a dataplane on this host's kernel (or the namespace's).
     func withDataplane<T>(_ body: (Dataplane, NetlinkKernel) throws -> T) throws -> T {
-        func run() throws -> T {
+        try inNamespace {
             let kernel = try NetlinkKernel()
             return try body(Dataplane(kernel: kernel), kernel)
         }
-        guard let netns else { return try run() }
-        return try NetworkNamespace.run(path: NetworkNamespace.path(named: netns)) { try run() }
+    }
+
+    /// Runs `body` in the namespace (or here): netlink sockets it opens stay there.
+    func inNamespace<T>(_ body: () throws -> T) throws -> T {
+        guard let netns else { return try body() }
+        return try NetworkNamespace.run(path: NetworkNamespace.path(named: netns), body)
     }
 }
 

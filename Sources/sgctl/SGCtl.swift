@@ -12,13 +12,14 @@ struct SGCtl: AsyncParsableCommand {
             Exit codes:
               0   success (plan --detailed-exitcode: no changes; trace: the packet is allowed)
               1   the policy is invalid (every problem is printed, one per line, path first),
-                  can't be read, or the host (trace: a port or address) is not in it
+                  can't be read, or the host (trace: a port or address) is not in it;
+                  watch: the NFLOG group can't be bound (taken, or no CAP_NET_ADMIN)
               2   plan --detailed-exitcode: there are changes to apply; trace: the packet is dropped
               3   kernel error, or the kernel lacks a feature the policy needs: nothing was changed
               64  wrong command-line usage
             """,
         version: "0.1.0",
-        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self, Status.self, TraceCommand.self, StatsCommand.self]
+        subcommands: [Validate.self, Compile.self, PlanCommand.self, Apply.self, Doctor.self, Status.self, TraceCommand.self, StatsCommand.self, Watch.self]
     )
 }
 
