@@ -130,15 +130,7 @@ public final class NFTConnection {
 
         var chains: [String: NFTChain] = [:]
         var chainOrder: [String] = []
-        try dump(NFT_MSG_GETCHAIN, family: id.family, what: "list chains of \(id)") { header in
-            NFTObjects.withChain(id, name: nil) { nftnl_chain_nlmsg_build_payload(header, $0) }
-        } onMessage: { message in
-            let c = nftnl_chain_alloc()!
-            defer { nftnl_chain_free(c) }
-            guard nftnl_chain_nlmsg_parse(message, c) >= 0,
-                String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue))) == id.name
-            else { return }
-            let name = String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue)))
+        try forEachChain(of: id) { c, name in
             var chain = NFTChain(name: name)
             if nftnl_chain_is_set(c, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)) {
                 let hook = NFTHook(number: nftnl_chain_get_u32(c, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)))
@@ -155,6 +147,33 @@ public final class NFTConnection {
         }
 
         let directory = SetDirectory(sets: rawSets)
+        try forEachRule(of: id) { r, chain in
+            chains[chain]?.rules.append(Self.decodeRule(r, sets: directory))
+        }
+
+        var table = NFTTable(id: id, chains: Array(chains.values))
+        for set in rawSets.values where !set.anonymous {
+            table.sets[set.name] = Self.decodeSet(set)
+        }
+        return table
+    }
+
+    /// Each chain of the table as the kernel dumps it, with its name.
+    func forEachChain(of id: NFTTableID, _ body: (OpaquePointer, String) -> Void) throws(NetlinkError) {
+        try dump(NFT_MSG_GETCHAIN, family: id.family, what: "list chains of \(id)") { header in
+            NFTObjects.withChain(id, name: nil) { nftnl_chain_nlmsg_build_payload(header, $0) }
+        } onMessage: { message in
+            let c = nftnl_chain_alloc()!
+            defer { nftnl_chain_free(c) }
+            guard nftnl_chain_nlmsg_parse(message, c) >= 0,
+                String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue))) == id.name
+            else { return }
+            body(c, String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue))))
+        }
+    }
+
+    /// Each rule of the table in chain order, with its chain's name.
+    func forEachRule(of id: NFTTableID, _ body: (OpaquePointer, String) -> Void) throws(NetlinkError) {
         try dump(NFT_MSG_GETRULE, family: id.family, what: "list rules of \(id)") { header in
             let r = nftnl_rule_alloc()!
             defer { nftnl_rule_free(r) }
@@ -166,15 +185,8 @@ public final class NFTConnection {
             guard nftnl_rule_nlmsg_parse(message, r) >= 0,
                 String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_TABLE.rawValue))) == id.name
             else { return }
-            let chain = String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue)))
-            chains[chain]?.rules.append(Self.decodeRule(r, sets: directory))
+            body(r, String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue))))
         }
-
-        var table = NFTTable(id: id, chains: Array(chains.values))
-        for set in rawSets.values where !set.anonymous {
-            table.sets[set.name] = Self.decodeSet(set)
-        }
-        return table
     }
 
     private func elements(_ id: NFTTableID, set name: String) throws(NetlinkError) -> [NFTWireElement] {
@@ -304,7 +316,7 @@ public final class NFTConnection {
 
     // MARK: - dumps
 
-    func dump(
+    private func dump(
         _ type: nf_tables_msg_types, family: NFTFamily, what: String,
         payload: (UnsafeMutablePointer<nlmsghdr>) -> Void,
         onMessage: (UnsafePointer<nlmsghdr>) -> Void

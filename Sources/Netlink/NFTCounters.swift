@@ -16,32 +16,11 @@ extension NFTConnection {
 
     private func counters(_ id: NFTTableID) throws(NetlinkError) -> [NFTRuleCounter] {
         var chainComments: [String: String] = [:]
-        try dump(NFT_MSG_GETCHAIN, family: id.family, what: "list chains of \(id)") { header in
-            NFTObjects.withChain(id, name: nil) { nftnl_chain_nlmsg_build_payload(header, $0) }
-        } onMessage: { message in
-            let c = nftnl_chain_alloc()!
-            defer { nftnl_chain_free(c) }
-            guard nftnl_chain_nlmsg_parse(message, c) >= 0,
-                String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue))) == id.name
-            else { return }
-            let name = String(cString: nftnl_chain_get_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue)))
-            chainComments[name] = Self.comment(ofChain: c)
-        }
+        try forEachChain(of: id) { c, name in chainComments[name] = Self.comment(ofChain: c) }
 
         var out: [NFTRuleCounter] = []
         var positions: [String: Int] = [:]
-        try dump(NFT_MSG_GETRULE, family: id.family, what: "list rules of \(id)") { header in
-            let r = nftnl_rule_alloc()!
-            defer { nftnl_rule_free(r) }
-            nftnl_rule_set_str(r, UInt16(NFTNL_RULE_TABLE.rawValue), id.name)
-            nftnl_rule_nlmsg_build_payload(header, r)
-        } onMessage: { message in
-            let r = nftnl_rule_alloc()!
-            defer { nftnl_rule_free(r) }
-            guard nftnl_rule_nlmsg_parse(message, r) >= 0,
-                String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_TABLE.rawValue))) == id.name
-            else { return }
-            let chain = String(cString: nftnl_rule_get_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue)))
+        try forEachRule(of: id) { r, chain in
             let position = positions[chain, default: 0]
             positions[chain] = position + 1
             guard let (packets, bytes) = Self.counterValues(r) else { return }
