@@ -86,14 +86,9 @@ public final class ConntrackConnection {
         var buffer = [UInt8](repeating: 0, count: 256)
         let sequence = socket.reserveSequences(1)
         let length = buffer.withUnsafeMutableBytes { raw -> Int in
-            let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
-            nlh.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_CTNETLINK << 8) | Int32(IPCTNL_MSG_CT_GET.rawValue))
-            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
-            nlh.pointee.nlmsg_seq = sequence
-            let header = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
-            header.pointee.nfgen_family = UInt8(AF_UNSPEC)
-            header.pointee.version = UInt8(NFNETLINK_V0)
-            header.pointee.res_id = 0
+            let nlh = NFNetlinkHeader.put(
+                into: raw.baseAddress!, subsystem: NFNL_SUBSYS_CTNETLINK, message: IPCTNL_MSG_CT_GET.rawValue, flags: NLM_F_DUMP,
+                sequence: sequence)
             return Int(nlh.pointee.nlmsg_len)
         }
         try socket.send(Array(buffer[0..<length]), what: "dump connection tracking table")
@@ -142,14 +137,9 @@ public final class ConntrackConnection {
         var scratch = [UInt8](repeating: 0, count: 512)
         for (i, entry) in entries.enumerated() {
             let length = scratch.withUnsafeMutableBytes { raw -> Int in
-                let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
-                nlh.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_CTNETLINK << 8) | Int32(IPCTNL_MSG_CT_DELETE.rawValue))
-                nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_ACK)
-                nlh.pointee.nlmsg_seq = first &+ UInt32(i)
-                let header = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
-                header.pointee.nfgen_family = entry.family
-                header.pointee.version = UInt8(NFNETLINK_V0)
-                header.pointee.res_id = 0
+                let nlh = NFNetlinkHeader.put(
+                    into: raw.baseAddress!, subsystem: NFNL_SUBSYS_CTNETLINK, message: IPCTNL_MSG_CT_DELETE.rawValue, flags: NLM_F_ACK,
+                    sequence: first &+ UInt32(i), family: entry.family)
                 entry.tuple.withUnsafeBytes { tuple in
                     mnl_attr_put(nlh, UInt16(CTA_TUPLE_ORIG.rawValue) | UInt16(NLA_F_NESTED), tuple.count, tuple.baseAddress)
                 }

@@ -155,14 +155,9 @@ public final class NFLogConnection {
         var buffer = [UInt8](repeating: 0, count: 256)
         let sequence = socket.reserveSequences(1)
         let length = buffer.withUnsafeMutableBytes { raw -> Int in
-            let message = mnl_nlmsg_put_header(raw.baseAddress)!
-            message.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_ULOG << 8) | Int32(NFULNL_MSG_CONFIG.rawValue))
-            message.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_ACK)
-            message.pointee.nlmsg_seq = sequence
-            let header = mnl_nlmsg_put_extra_header(message, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
-            header.pointee.nfgen_family = UInt8(AF_UNSPEC)
-            header.pointee.version = UInt8(NFNETLINK_V0)
-            header.pointee.res_id = group.bigEndian
+            let message = NFNetlinkHeader.put(
+                into: raw.baseAddress!, subsystem: NFNL_SUBSYS_ULOG, message: NFULNL_MSG_CONFIG.rawValue, flags: NLM_F_ACK,
+                sequence: sequence, resourceID: group)
             fill(message)
             return Int(message.pointee.nlmsg_len)
         }
