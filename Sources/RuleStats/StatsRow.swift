@@ -50,28 +50,16 @@ public struct StatsRow: Hashable, Sendable, Codable {
     /// kernel rule per IP family: their counters are added up. Counters the
     /// compiler didn't write (unknown chains) are left out.
     public static func rows(from counters: [NFTRuleCounter]) -> [StatsRow] {
-        var rows: [Key: StatsRow] = [:]
+        var rows: [StatsRow: StatsRow] = [:]
         for counter in counters {
             guard let row = row(for: counter) else { continue }
-            let key = Key(row)
-            if var existing = rows[key] {
-                existing.packets += row.packets
-                existing.bytes += row.bytes
-                rows[key] = existing
-            } else {
-                rows[key] = row
-            }
+            // What names a row is everything but its values.
+            var key = row
+            (key.packets, key.bytes) = (0, 0)
+            rows[key, default: key].packets += row.packets
+            rows[key]!.bytes += row.bytes
         }
         return rows.values.sorted(by: StatsRow.displayOrder)
-    }
-
-    /// What identifies a row, without its values.
-    private struct Key: Hashable {
-        var kind: Kind, direction: Direction?, groups: [String], rule: Int?, description: String?, device: String?
-        init(_ row: StatsRow) {
-            (kind, direction, groups, rule, description, device) =
-                (row.kind, row.direction, row.groups, row.rule, row.kind == .rule ? nil : row.description, row.device)
-        }
     }
 
     static func row(for counter: NFTRuleCounter) -> StatsRow? {
