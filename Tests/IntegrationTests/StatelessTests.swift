@@ -20,6 +20,18 @@ struct StatelessTests {
         ])
     }
 
+    /// `stateful` in group s, `near` (on its host) and `far` (on the other)
+    /// in the stateless group l: applied on both hosts, each VM serving tcp/8080.
+    static func enforceMix(_ base: PolicyDoc, stateful a: VM, near: VM, far: VM, on hosts: [Host]) async throws {
+        var policy = base
+        groups(&policy)
+        policy.port(a, groups: ["s"])
+        policy.port(near, groups: ["l"])
+        policy.port(far, groups: ["l"])
+        for host in hosts { try await host.mustApply(policy) }
+        for vm in [a, near, far] { _ = try await vm.serve(tcp: "8080") }
+    }
+
     /// conntrack entries of the flows between `a` and `b` (either way).
     static func flows(_ entries: [String], between a: VM, _ b: VM) -> [String] {
         entries.filter { entry in
@@ -39,16 +51,8 @@ struct StatelessTests {
             let a = try await hv1.vm("a", 1)
             let near = try await hv1.vm("near", 2)  // stateless, on a's host
             let far = try await hv2.vm("far", 3)  // stateless, on the other host
-            var policy = PolicyDoc.oneNetwork(hv1, hv2)
-            Self.groups(&policy)
-            policy.port(a, groups: ["s"])
-            policy.port(near, groups: ["l"])
-            policy.port(far, groups: ["l"])
-            try await hv1.mustApply(policy)
-            try await hv2.mustApply(policy)
-            _ = try await a.serve(tcp: "8080")
-            _ = try await near.serve(tcp: "8080")
-            _ = try await far.serve(tcp: "8080")
+            let policy = PolicyDoc.oneNetwork(hv1, hv2)
+            try await Self.enforceMix(policy, stateful: a, near: near, far: far, on: [hv1, hv2])
 
             await t.expect([
                 // The replies pass a's ingress as established, on one host as across two.
@@ -121,15 +125,7 @@ struct StatelessTests {
             policy.network("red", vlan: 100)
             policy.host(hv1)
             policy.host(hv2)
-            Self.groups(&policy)
-            policy.port(a, groups: ["s"])
-            policy.port(near, groups: ["l"])
-            policy.port(far, groups: ["l"])
-            try await hv1.mustApply(policy)
-            try await hv2.mustApply(policy)
-            _ = try await a.serve(tcp: "8080")
-            _ = try await near.serve(tcp: "8080")
-            _ = try await far.serve(tcp: "8080")
+            try await Self.enforceMix(policy, stateful: a, near: near, far: far, on: [hv1, hv2])
 
             await t.expect([
                 a.reaches(near.ipv4, .tcp(8080)),

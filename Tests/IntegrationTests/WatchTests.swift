@@ -23,15 +23,7 @@ struct WatchTests {
 
     @Test func eachLoggedPacketIsReportedWithItsPortDirectionTupleAndVerdictAndOtherPrefixesOnlyWithAll() async throws {
         try await Topology.with("watch") { t in
-            let hv = try await t.host("hv1")
-            let cli = try await hv.vm("cli", 1)
-            let srv = try await hv.vm("srv", 2)
-            var policy = PolicyDoc.oneNetwork(hv)
-            policy.group("open", Rule.open)
-            policy.port(cli, groups: ["open"])
-            policy.port(srv, groups: ["open"])
-            try await hv.mustApply(policy)
-            try await hv.mustExec(["nft", "-f", "-"], stdin: Self.table)
+            let (hv, cli, srv) = try await Self.openPairWithHandMadeLogRules(t)
             _ = try await srv.serve(tcp: "80")
 
             let watch = try await startWatch(t, hv, ["--count", "3", "--output", "json"])
@@ -80,15 +72,7 @@ struct WatchTests {
 
     @Test func allShowsOtherPrefixesAndTextLinesAreAlignedAndASecondWatcherIsRefused() async throws {
         try await Topology.with("watchall") { t in
-            let hv = try await t.host("hv1")
-            let cli = try await hv.vm("cli", 1)
-            let srv = try await hv.vm("srv", 2)
-            var policy = PolicyDoc.oneNetwork(hv)
-            policy.group("open", Rule.open)
-            policy.port(cli, groups: ["open"])
-            policy.port(srv, groups: ["open"])
-            try await hv.mustApply(policy)
-            try await hv.mustExec(["nft", "-f", "-"], stdin: Self.table)
+            let (hv, cli, srv) = try await Self.openPairWithHandMadeLogRules(t)
 
             let watch = try await startWatch(t, hv, ["--count", "2", "--all"])
             // Only one reader per group and namespace.
@@ -179,6 +163,21 @@ struct WatchTests {
                            "a text line for the refused SYN:\n\(text.stdout)")
             print("WatchTests: sgctl watch:\n\(text.stdout)")
         }
+    }
+
+    /// Two VMs whose groups let everything through, and the hand-made log
+    /// table in front of them.
+    static func openPairWithHandMadeLogRules(_ t: Topology) async throws -> (Host, VM, VM) {
+        let hv = try await t.host("hv1")
+        let cli = try await hv.vm("cli", 1)
+        let srv = try await hv.vm("srv", 2)
+        var policy = PolicyDoc.oneNetwork(hv)
+        policy.group("open", Rule.open)
+        policy.port(cli, groups: ["open"])
+        policy.port(srv, groups: ["open"])
+        try await hv.mustApply(policy)
+        try await hv.mustExec(["nft", "-f", "-"], stdin: Self.table)
+        return (hv, cli, srv)
     }
 
     /// Starts `sgctl watch --netns HOST ARGS` and waits until it has bound the group.
