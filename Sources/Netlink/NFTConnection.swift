@@ -22,9 +22,11 @@ public final class NFTConnection {
     /// Sends all operations as one transaction. On error the kernel has
     /// changed nothing, and the error names the first operation it refused.
     /// `definitions` are the current definitions of sets the operations add
-    /// elements to or delete them from without creating the set.
-    public func apply(_ operations: [NFTOperation], definitions: [NFTTableID: [String: NFTSet.Definition]] = [:]) throws(NetlinkError) {
-        guard !operations.isEmpty else { return }
+    /// elements to or delete them from without creating the set. Returns
+    /// the ruleset generation right after the commit (see `generation()`).
+    @discardableResult
+    public func apply(_ operations: [NFTOperation], definitions: [NFTTableID: [String: NFTSet.Definition]] = [:]) throws(NetlinkError) -> UInt32 {
+        guard !operations.isEmpty else { return try generation() }
         // Sequence numbers: one for BATCH_BEGIN, one per message, one for END.
         let batch = NFTBatch(firstSequence: socket.reserveSequences(0))
         for (table, sets) in definitions {
@@ -37,8 +39,12 @@ public final class NFTConnection {
         try socket.send(batch.bytes, what: "send nftables batch")
         // The kernel processes the batch inside sendmsg, so its errors are
         // queued before the reply to any later request: a GETGEN marks the end.
+        // Its answer is also the generation the commit left.
         let marker = try sendGenerationRequest()
-        let replies = try socket.receive(what: "nftables batch", isDone: { replies, _ in
+        var generation: UInt32?
+        let replies = try socket.receive(what: "nftables batch", onData: { message in
+            if message.pointee.nlmsg_seq == marker { generation = Self.generationID(message) }
+        }, isDone: { replies, _ in
             replies.contains { $0.sequence == marker }
         })
         let failures = replies.filter { $0.errno != 0 && $0.sequence != marker }
@@ -47,6 +53,39 @@ public final class NFTConnection {
             let what = batch.description(of: failure.sequence) ?? "nftables batch"
             throw NetlinkError(operation: what, errno: failure.errno, kernelMessage: failure.kernelMessage)
         }
+        guard let generation else {
+            throw NetlinkError(operation: "read ruleset generation", errno: EPROTO, kernelMessage: "the kernel's answer had no generation id")
+        }
+        return generation
+    }
+
+    /// The ruleset generation of this namespace: the kernel counts every
+    /// committed nftables transaction, anyone's, in any table. While it
+    /// stays the same, no table has changed.
+    public func generation() throws(NetlinkError) -> UInt32 {
+        let marker = try sendGenerationRequest()
+        var generation: UInt32?
+        let replies = try socket.receive(what: "read ruleset generation", onData: { message in
+            if message.pointee.nlmsg_seq == marker { generation = Self.generationID(message) }
+        }, isDone: { replies, _ in
+            replies.contains { $0.sequence == marker }
+        })
+        if let failure = replies.first(where: { $0.errno != 0 }) {
+            throw NetlinkError(operation: "read ruleset generation", errno: failure.errno, kernelMessage: failure.kernelMessage)
+        }
+        guard let generation else {
+            throw NetlinkError(operation: "read ruleset generation", errno: EPROTO, kernelMessage: "the kernel's answer had no generation id")
+        }
+        return generation
+    }
+
+    /// NFTA_GEN_ID of an NFT_MSG_NEWGEN message, nil for any other message.
+    private static func generationID(_ message: UnsafePointer<nlmsghdr>) -> UInt32? {
+        guard message.pointee.nlmsg_type & 0xff == UInt16(NFT_MSG_NEWGEN.rawValue) else { return nil }
+        let gen = nftnl_gen_alloc()!
+        defer { nftnl_gen_free(gen) }
+        guard nftnl_gen_nlmsg_parse(message, gen) >= 0, nftnl_gen_is_set(gen, UInt16(NFTNL_GEN_ID)) else { return nil }
+        return nftnl_gen_get_u32(gen, UInt16(NFTNL_GEN_ID))
     }
 
     /// Asks for the ruleset generation, with an ack; returns the sequence number.

@@ -85,6 +85,54 @@ struct NFTConnectionTests {
         #expect(try ns.nftList() == text.nftList())
     }
 
+    @Test("the ruleset generation is the one nft monitor reports for each commit, ours and another tool's")
+    func generationCountsEveryCommit() throws {
+        let state = try #require(Self.cases.first { !$0.state.tables.isEmpty }).state
+        let ns = try TestNamespace("gen")
+        let monitor = Process()
+        monitor.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        monitor.arguments = ["netns", "exec", ns.name, "nft", "monitor"]
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).monitor")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        monitor.standardOutput = try FileHandle(forWritingTo: log)
+        try monitor.run()
+        // SIGKILL: children of the test process inherit its blocked SIGTERM.
+        defer {
+            kill(monitor.processIdentifier, SIGKILL)
+            monitor.waitUntilExit()
+        }
+        func seen() -> String { String(decoding: FileManager.default.contents(atPath: log.path) ?? Data(), as: UTF8.self) }
+        func waitFor(_ text: String) -> Bool {
+            for _ in 0..<300 {
+                if seen().contains(text) { return true }
+                usleep(20_000)
+            }
+            return false
+        }
+        // The monitor is listening once it reports a table added after it started.
+        var listening = false
+        for attempt in 0..<20 where !listening {
+            _ = try ns.exec("nft", ["add", "table", "inet", "ready\(attempt)"])
+            listening = waitFor("add table inet ready\(attempt)")
+        }
+        try #require(listening, "nft monitor did not start")
+
+        let (before, written, after) = try ns.run { () throws -> (UInt32, UInt32, UInt32) in
+            let nft = try NFTConnection()
+            let before = try nft.generation()
+            let written = try nft.apply(diff(HostState(), state).nft)
+            return (before, written, try nft.generation())
+        }
+        #expect(written == before &+ 1)
+        #expect(after == written, "nothing committed after our batch")
+        #expect(waitFor("# new generation \(written) by process"), "nft monitor: \(seen())")
+
+        _ = try ns.exec("nft", ["add", "table", "inet", "other"])
+        #expect(waitFor("# new generation \(written &+ 1) by process"))
+        #expect(try ns.run { try NFTConnection().generation() } == written &+ 1)
+    }
+
     @Test("a failing batch changes nothing and names the operation that failed")
     func failedBatchIsAtomic() throws {
         let state = try #require(Self.cases.first { !$0.state.tables.isEmpty }).state
