@@ -18,17 +18,29 @@ public struct Plan: Hashable, Sendable, Codable {
     public var conntrackZones: [UInt16]
     /// The observed bridge ports, to put a detached port back if the batch fails.
     var observedPorts: [String: BridgePort]
+    /// The tables the delta was computed against, and the ruleset
+    /// generation they are of (nil when a commit came during the read).
+    var observedTables: [NFTTable]
+    var observedGeneration: UInt32?
+    /// The tables once the delta is applied.
+    var plannedTables: [NFTTable]
 
     public var isEmpty: Bool { delta.isEmpty }
 
     enum CodingKeys: String, CodingKey { case delta, pending, pendingPorts, conntrackZones }
 
-    init(delta: HostDelta, pending: [String], pendingPorts: [String], conntrackZones: [UInt16], observedPorts: [String: BridgePort]) {
+    init(
+        delta: HostDelta, pending: [String], pendingPorts: [String], conntrackZones: [UInt16], observedPorts: [String: BridgePort],
+        observedTables: [NFTTable], observedGeneration: UInt32?, plannedTables: [NFTTable]
+    ) {
         self.delta = delta
         self.pending = pending
         self.pendingPorts = pendingPorts
         self.conntrackZones = conntrackZones
         self.observedPorts = observedPorts
+        self.observedTables = observedTables
+        self.observedGeneration = observedGeneration
+        self.plannedTables = plannedTables
     }
 
     public init(from decoder: any Decoder) throws {
@@ -38,6 +50,8 @@ public struct Plan: Hashable, Sendable, Codable {
         pendingPorts = try c.decode([String].self, forKey: .pendingPorts)
         conntrackZones = try c.decode([UInt16].self, forKey: .conntrackZones)
         observedPorts = [:]
+        observedTables = []
+        plannedTables = []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -78,6 +92,13 @@ public final class Dataplane {
 
     let kernel: any Kernel
 
+    /// The project's tables as the kernel held them at a ruleset generation
+    /// (read, or written by this dataplane's last batch). While the kernel
+    /// is still at that generation nothing has committed since, so a plan
+    /// needn't dump the tables again: for a daemon that applies change
+    /// after change, the dump is most of a small change's time.
+    private var known: (generation: UInt32, tables: [NFTTable])?
+
     public init(kernel: any Kernel) { self.kernel = kernel }
 
     /// The counters of the project's rules (`sgctl stats`, sgd's /metrics).
@@ -93,9 +114,24 @@ public final class Dataplane {
         return HostState(links: links, tables: tables)
     }
 
+    /// The project's tables now, and the generation they are of (nil when
+    /// another commit came during the dump). The known tables are taken
+    /// instead of a dump while the kernel's generation is theirs, unless
+    /// `fresh`.
+    private func currentTables(fresh: Bool) throws -> (tables: [NFTTable], generation: UInt32?) {
+        let before = try kernel.rulesetGeneration()
+        if !fresh, let known, known.generation == before { return (known.tables, before) }
+        let tables = try kernel.readTables(Self.ownedTables)
+        let after = try kernel.rulesetGeneration()
+        known = before == after ? (after, tables) : nil
+        return (tables, before == after ? after : nil)
+    }
+
     /// What apply would change. Fails, changing nothing, when the kernel
-    /// can't carry the state.
-    public func plan(_ desired: HostState) throws -> Plan {
+    /// can't carry the state. `freshRead` dumps the tables even when the
+    /// kernel's ruleset generation says they are as last read or written
+    /// (the daemon's periodic drift check trusts nothing remembered).
+    public func plan(_ desired: HostState, freshRead: Bool = false) throws -> Plan {
         var missing = try kernel.capabilities().missing(for: desired)
         if !missing.isEmpty {
             // Features found earlier are kept; missing ones may have come
@@ -123,11 +159,13 @@ public final class Dataplane {
                 pending.append("\(name): underlay \(underlay) does not exist: VNI \(device.vni) stays local to this host")
             }
         }
-        let observed = try observe(uplinks: Set(desired.links.trunks.keys))
+        let (tables, generation) = try currentTables(fresh: freshRead)
+        let observed = HostState(links: try kernel.readLinks(trunkDevices: Set(desired.links.trunks.keys)), tables: tables)
         let delta = diff(observed, reachable)
         return Plan(
             delta: delta, pending: pending, pendingPorts: pendingPorts, conntrackZones: Self.revokedZones(delta, observed: observed, desired: desired),
-            observedPorts: observed.links.ports)
+            observedPorts: observed.links.ports, observedTables: tables, observedGeneration: generation,
+            plannedTables: Self.ownedTables.compactMap { reachable.tables[$0] })
     }
 
     /// The zones whose connections must be re-checked: when a change takes
@@ -208,8 +246,12 @@ public final class Dataplane {
         }
         if !plan.delta.nft.isEmpty {
             do {
-                try kernel.applyTables(plan.delta.nft)
+                let generation = try kernel.applyTables(plan.delta.nft, over: plan.observedTables)
+                // The kernel holds the planned tables if this batch was the
+                // only commit since they were read.
+                known = plan.observedGeneration.map { $0 &+ 1 } == generation ? (generation, plan.plannedTables) : nil
             } catch {
+                known = nil
                 // Put back what left, so a failed apply changes nothing.
                 for device in detached {
                     if let port = plan.observedPorts[device] { try? kernel.applyLink(.attachPort(device: device, port)) }

@@ -9,8 +9,16 @@ public protocol Kernel: AnyObject {
     func readTables(_ ids: [NFTTableID]) throws -> [NFTTable]
     /// The counters of the rules that have one, in the given tables.
     func readCounters(_ ids: [NFTTableID]) throws -> [NFTRuleCounter]
+    /// The nftables ruleset generation, which the kernel bumps with every
+    /// committed transaction in the namespace (anyone's, any table): while
+    /// it stays the same, tables read before are still what the kernel has.
+    func rulesetGeneration() throws -> UInt32
     /// All operations in one atomic batch: on any error nothing changes.
-    func applyTables(_ operations: [NFTOperation]) throws
+    /// `current` are the tables as read before (element changes to an
+    /// existing set need its layout). Returns the ruleset generation right
+    /// after the commit.
+    @discardableResult
+    func applyTables(_ operations: [NFTOperation], over current: [NFTTable]) throws -> UInt32
     /// The project's links (bridges, VXLAN devices, their ports and flood
     /// entries); `trunkDevices` are the uplinks, read as trunks.
     func readLinks(trunkDevices: Set<String>) throws -> LinkState

@@ -8,7 +8,12 @@ import PolicyModel
 /// enforcer owns the dataplane around it; tests touch it only while the
 /// enforcer is idle (after awaiting it).
 public final class MemoryKernel: Kernel, @unchecked Sendable {
-    public var state: HostState
+    /// What the kernel holds. Changing it (a test's drift) bumps the
+    /// ruleset generation, as any commit does in a real kernel.
+    public var state: HostState { didSet { if oldValue.tables != state.tables { generation &+= 1 } } }
+    public private(set) var generation: UInt32 = 1
+    /// How many times the tables were read.
+    public private(set) var tableReads = 0
     /// Devices that exist besides the ones the project creates (VM taps, uplinks).
     public var devices: Set<String>
     public var capabilitiesValue: KernelCapabilities
@@ -25,8 +30,11 @@ public final class MemoryKernel: Kernel, @unchecked Sendable {
     }
 
     public func readTables(_ ids: [NFTTableID]) throws -> [NFTTable] {
-        ids.compactMap { state.tables[$0] }
+        tableReads += 1
+        return ids.compactMap { state.tables[$0] }
     }
+
+    public func rulesetGeneration() throws -> UInt32 { generation }
 
     /// No packets pass a memory kernel: every counter reads zero.
     public func readCounters(_ ids: [NFTTableID]) throws -> [NFTRuleCounter] {
@@ -41,13 +49,17 @@ public final class MemoryKernel: Kernel, @unchecked Sendable {
         }
     }
 
-    public func applyTables(_ operations: [NFTOperation]) throws {
+    public func applyTables(_ operations: [NFTOperation], over current: [NFTTable]) throws -> UInt32 {
         if let reason = failNextBatch {
             failNextBatch = nil
             throw DeltaMismatch(message: reason)
         }
+        let before = generation
         state = try state.applying(HostDelta(nft: operations))
+        // A commit counts even when it changed nothing.
+        if generation == before { generation &+= 1 }
         log.append("nft batch (\(operations.count) ops)")
+        return generation
     }
 
     public func readLinks(trunkDevices: Set<String>) throws -> LinkState { state.links }

@@ -22,21 +22,14 @@ public final class NetlinkKernel: Kernel {
         try conntrack.deleteEntries(zone: zone, involving: ranges)
     }
 
-    /// Set definitions from the last read: element changes to existing sets
-    /// need their layout, and every apply reads before it writes.
-    private var definitions: [NFTTableID: [String: NFTSet.Definition]] = [:]
-
-    public func readTables(_ ids: [NFTTableID]) throws -> [NFTTable] {
-        let tables = try nft.read(ids)
-        definitions = NFTConnection.definitions(of: tables)
-        return tables
-    }
+    public func readTables(_ ids: [NFTTableID]) throws -> [NFTTable] { try nft.read(ids) }
 
     public func readCounters(_ ids: [NFTTableID]) throws -> [NFTRuleCounter] { try nft.counters(ids) }
 
-    public func applyTables(_ operations: [NFTOperation]) throws {
-        try nft.apply(operations, definitions: definitions)
-        definitions = [:]
+    public func rulesetGeneration() throws -> UInt32 { try nft.generation() }
+
+    public func applyTables(_ operations: [NFTOperation], over current: [NFTTable]) throws -> UInt32 {
+        try nft.apply(operations, definitions: NFTConnection.definitions(of: current))
     }
 
     public func readLinks(trunkDevices: Set<String>) throws -> LinkState {

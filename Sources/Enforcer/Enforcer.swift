@@ -20,11 +20,18 @@ public actor Enforcer {
         public var linkSettle: Duration
         /// Longest wait before retrying a failed apply (it doubles from 1 s).
         public var maxRetryDelay: Duration
+        /// Between drift checks, plan against the tables last read or
+        /// written while nftables' generation says nothing committed since.
+        public var trustRulesetGeneration: Bool
 
-        public init(driftInterval: Duration? = .seconds(30), linkSettle: Duration = .milliseconds(20), maxRetryDelay: Duration = .seconds(30)) {
+        public init(
+            driftInterval: Duration? = .seconds(30), linkSettle: Duration = .milliseconds(20), maxRetryDelay: Duration = .seconds(30),
+            trustRulesetGeneration: Bool = true
+        ) {
             self.driftInterval = driftInterval
             self.linkSettle = linkSettle
             self.maxRetryDelay = maxRetryDelay
+            self.trustRulesetGeneration = trustRulesetGeneration
         }
     }
 
@@ -244,7 +251,11 @@ public actor Enforcer {
         guard let desired else { return }
         let start = ContinuousClock.now
         do {
-            let plan = try await worker.run { try $0.plan(desired) }
+            // Between drift checks the dataplane may take its tables as
+            // last read or written when nftables' generation says nothing
+            // committed since; the drift check itself reads everything.
+            let freshRead = triggers.contains(.drift) || !configuration.trustRulesetGeneration
+            let plan = try await worker.run { try $0.plan(desired, freshRead: freshRead) }
             status.lastCheck = Date()
             status.pending = plan.pending
             let missingBefore = missingDevices

@@ -42,6 +42,9 @@ struct SGD: AsyncParsableCommand {
     @Option(help: "Seconds between drift checks (the kernel read back and compared).")
     var driftInterval: Double = 30
 
+    @Flag(help: "Dump the nftables tables before every apply, even when nftables' generation says nothing committed since sgd's last batch (slower; for comparison, or if in doubt).")
+    var readTablesEveryApply = false
+
     @Option(help: "Seconds between checks of a policy file for changes.")
     var pollInterval: Double = 0.25
 
@@ -82,7 +85,8 @@ struct SGD: AsyncParsableCommand {
         let linkEvents = try LinkEvents.subscribe()
         let enforcer = Enforcer(
             host: hostName, source: desiredSource.description, dataplane: Dataplane(kernel: try NetlinkKernel()),
-            configuration: Enforcer.Configuration(driftInterval: driftInterval > 0 ? .seconds(driftInterval) : nil),
+            configuration: Enforcer.Configuration(
+                driftInterval: driftInterval > 0 ? .seconds(driftInterval) : nil, trustRulesetGeneration: !readTablesEveryApply),
             reporter: reporter, logger: logger)
 
         let app = Application(

@@ -47,6 +47,52 @@ import Testing
         #expect(kernel.log.count == logged)
     }
 
+    @Test func tablesAreNotDumpedAgainWhileTheGenerationIsTheOneWritten() throws {
+        let kernel = MemoryKernel(devices: ["tap1", "tap2", "eth1"])
+        let dataplane = Dataplane(kernel: kernel)
+        try dataplane.apply(try dataplane.plan(try desired([Self.vm1])))
+        let reads = kernel.tableReads
+        // vm2 boots: planned against the tables the last batch wrote.
+        let boot = try dataplane.plan(try desired([Self.vm1, Self.vm2]))
+        #expect(kernel.tableReads == reads)
+        #expect(!boot.delta.nft.isEmpty)
+        try dataplane.apply(boot)
+        #expect(kernel.state == (try desired([Self.vm1, Self.vm2])))
+        #expect(try dataplane.plan(try desired([Self.vm1, Self.vm2])).isEmpty)
+        #expect(kernel.tableReads == reads)
+        // The drift check's fresh read dumps them all the same.
+        #expect(try dataplane.plan(try desired([Self.vm1, Self.vm2]), freshRead: true).isEmpty)
+        #expect(kernel.tableReads == reads + 1)
+    }
+
+    @Test func aCommitBehindItsBackMakesThePlanReadTheTablesAgain() throws {
+        let kernel = MemoryKernel(devices: ["tap1", "tap2", "eth1"])
+        let dataplane = Dataplane(kernel: kernel)
+        let target = try desired([Self.vm1, Self.vm2])
+        try dataplane.apply(try dataplane.plan(target))
+        // Someone deletes the inet table (another commit: a new generation).
+        let inet = NFTTableID(.inet, Naming.table)
+        kernel.state.tables[inet] = nil
+        let reads = kernel.tableReads
+        let repair = try dataplane.plan(target)
+        #expect(kernel.tableReads == reads + 1)
+        #expect(repair.delta.nft.contains(.addTable(inet)))
+        try dataplane.apply(repair)
+        #expect(kernel.state == target)
+    }
+
+    @Test func aFailedBatchForgetsTheKnownTables() throws {
+        let kernel = MemoryKernel(devices: ["tap1", "tap2", "eth1"])
+        let dataplane = Dataplane(kernel: kernel)
+        try dataplane.apply(try dataplane.plan(try desired([Self.vm1])))
+        kernel.failNextBatch = "ENOMEM"
+        #expect(throws: DataplaneError.self) { try dataplane.apply(try dataplane.plan(try desired([Self.vm1, Self.vm2]))) }
+        let reads = kernel.tableReads
+        try dataplane.apply(try dataplane.plan(try desired([Self.vm1, Self.vm2])))
+        #expect(kernel.tableReads == reads + 1)
+        #expect(kernel.state == (try desired([Self.vm1, Self.vm2])))
+    }
+
     @Test func missingDeviceIsPendingNotAnError() throws {
         let kernel = MemoryKernel(devices: ["tap1", "eth1"])
         let dataplane = Dataplane(kernel: kernel)

@@ -135,6 +135,37 @@ struct DaemonTests {
         }
     }
 
+    /// Between drift checks sgd plans against the tables it last wrote for
+    /// as long as nftables' generation says nothing else committed. A rule
+    /// slipped in by hand is a commit: the next revision finds it and takes
+    /// it out, although that revision doesn't touch the chain and the
+    /// drift check is far away.
+    @Test func aRuleSlippedInByHandIsTakenOutByTheNextRevision() async throws {
+        try await Topology.with("sgd-tamper") { t in
+            let hv = try await t.host("hv1")
+            let client = try await hv.vm("cli", 1)
+            let server = try await hv.vm("srv", 2)
+            let sgd = try await Daemon.start(on: hv, policy: Self.webPolicy(hv, client, server), driftInterval: 600)
+            try #require(try await sgd.waitForNewRevision(after: nil), "sgd did not apply the policy: \(sgd.log)")
+            _ = try await server.serve(tcp: "22,80,443")
+            await t.expect([client.reaches(server.ipv4, .tcp(80)), client.doesNotReach(server.ipv4, .tcp(22))])
+
+            let chain = "port/\(server.device)/ingress"
+            try await hv.mustExec(["nft", "insert", "rule", "inet", "secgroups", chain, "tcp", "dport", "22", "accept", "comment", "\"by hand\""])
+            // Not a policy: the harness's ledger can't trace it, so no reachability check here.
+            await t.expect(try await hv.mustExec(["nft", "list", "chain", "inet", "secgroups", chain]).contains("by hand"), "the rule was not inserted")
+
+            // The next revision opens 443 (the server group's chain); the port's chain isn't part of it.
+            let revision = try await sgd.revision()
+            try sgd.write(Self.webPolicy(hv, client, server, serverPorts: ["80", "443"]))
+            try #require(try await sgd.waitForNewRevision(after: revision), "sgd did not apply the changed file: \(sgd.log)")
+            let listed = try await hv.mustExec(["nft", "list", "chain", "inet", "secgroups", chain])
+            await t.expect(!listed.contains("by hand"), "the rule slipped in by hand should be gone after the next apply: \(listed)\n\(sgd.log)")
+            await t.expect([client.reaches(server.ipv4, .tcp(443)), client.reaches(server.ipv4, .tcp(80)), client.doesNotReach(server.ipv4, .tcp(22))])
+            await t.expect(!sgd.log.contains("drift check"), "the drift check (600 s) should not have run: \(sgd.log)")
+        }
+    }
+
     @Test func establishedSessionsSurviveRestartsAndKillMinus9() async throws {
         try await Topology.with("sgd-restart") { t in
             let hv = try await t.host("hv1")
