@@ -40,21 +40,12 @@ public final class NFTConnection {
         // The kernel processes the batch inside sendmsg, so its errors are
         // queued before the reply to any later request: a GETGEN marks the end.
         // Its answer is also the generation the commit left.
-        let marker = try sendGenerationRequest()
-        var generation: UInt32?
-        let replies = try socket.receive(what: "nftables batch", onData: { message in
-            if message.pointee.nlmsg_seq == marker { generation = Self.generationID(message) }
-        }, isDone: { replies, _ in
-            replies.contains { $0.sequence == marker }
-        })
-        let failures = replies.filter { $0.errno != 0 && $0.sequence != marker }
+        let (replies, generation) = try receiveGeneration(asked: try sendGenerationRequest(), what: "nftables batch")
+        let failures = replies.filter { $0.errno != 0 }
             .sorted { $0.sequence &- batch.first < $1.sequence &- batch.first }
         if let failure = failures.first {
             let what = batch.description(of: failure.sequence) ?? "nftables batch"
             throw NetlinkError(operation: what, errno: failure.errno, kernelMessage: failure.kernelMessage)
-        }
-        guard let generation else {
-            throw NetlinkError(operation: "read ruleset generation", errno: EPROTO, kernelMessage: "the kernel's answer had no generation id")
         }
         return generation
     }
@@ -63,20 +54,29 @@ public final class NFTConnection {
     /// committed nftables transaction, anyone's, in any table. While it
     /// stays the same, no table has changed.
     public func generation() throws(NetlinkError) -> UInt32 {
-        let marker = try sendGenerationRequest()
+        let (replies, generation) = try receiveGeneration(asked: try sendGenerationRequest(), what: "read ruleset generation")
+        if let failure = replies.first {
+            throw NetlinkError(operation: "read ruleset generation", errno: failure.errno, kernelMessage: failure.kernelMessage)
+        }
+        return generation
+    }
+
+    /// Reads replies up to the ack of the generation request `marker`;
+    /// returns the errors before it and the generation it answered.
+    private func receiveGeneration(asked marker: UInt32, what: String) throws(NetlinkError) -> (errors: [NetlinkReply], generation: UInt32) {
         var generation: UInt32?
-        let replies = try socket.receive(what: "read ruleset generation", onData: { message in
+        let replies = try socket.receive(what: what, onData: { message in
             if message.pointee.nlmsg_seq == marker { generation = Self.generationID(message) }
         }, isDone: { replies, _ in
             replies.contains { $0.sequence == marker }
         })
-        if let failure = replies.first(where: { $0.errno != 0 }) {
+        if let failure = replies.first(where: { $0.sequence == marker && $0.errno != 0 }) {
             throw NetlinkError(operation: "read ruleset generation", errno: failure.errno, kernelMessage: failure.kernelMessage)
         }
         guard let generation else {
             throw NetlinkError(operation: "read ruleset generation", errno: EPROTO, kernelMessage: "the kernel's answer had no generation id")
         }
-        return generation
+        return (replies.filter { $0.errno != 0 && $0.sequence != marker }, generation)
     }
 
     /// NFTA_GEN_ID of an NFT_MSG_NEWGEN message, nil for any other message.
