@@ -136,9 +136,16 @@ struct EtcdLoadBench {
 
         let publisher = EtcdPublisher(client: client, layout: layout)
         let first = try await publisher.publish(states: Dictionary(uniqueKeysWithValues: hosts.map { ($0, controller.state(of: $0)) }), label: "load")
-        var latest = first.revision
+        // The revision of each host's latest state: what its daemon reports
+        // once restarted (a publish that didn't touch a host doesn't move it).
+        var latest = Dictionary(uniqueKeysWithValues: hosts.map { ($0, first.revision) })
+        // Each daemon's log, of its latest start.
+        let logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sgbench-sgd-\(getpid())")
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: logDirectory) }
+        let logs = Dictionary(uniqueKeysWithValues: hosts.map { ($0, logDirectory.appendingPathComponent("\($0).log")) })
         /// (Re)starts every host's daemon in `mode` and waits until each has
-        /// read the kernel and holds the latest revision.
+        /// read the kernel and holds its latest revision.
         func startDaemons(_ mode: Mode) async throws {
             for process in daemons.values {
                 process.terminate()
@@ -148,11 +155,12 @@ struct EtcdLoadBench {
             for (i, host) in hosts.enumerated() {
                 daemons[host] = try namespaces[host]!.start([
                     sgd, "--source", "etcd:http://10.77.\(i).1:2379", "--host", host, "--listen", "10.77.\(i).2:9469", "--drift-interval", "0",
-                ] + mode.arguments)
+                ] + mode.arguments, log: logs[host])
             }
             for host in hosts {
-                guard await acks.waitForReport(host: host, revision: latest, after: started, timeout: .seconds(60)) else {
-                    throw BenchError("sgd on \(host) did not start and report revision \(latest)")
+                guard await acks.waitForReport(host: host, revision: latest[host]!, after: started, timeout: .seconds(60)) else {
+                    let log = String(decoding: FileManager.default.contents(atPath: logs[host]!.path) ?? Data(), as: UTF8.self)
+                    throw BenchError("sgd on \(host) did not start and report revision \(latest[host]!); its log:\n\(log.suffix(3000))")
                 }
             }
         }
@@ -183,7 +191,7 @@ struct EtcdLoadBench {
             let published = try await publisher.publish(
                 changed: Dictionary(uniqueKeysWithValues: affected.map { ($0, controller.state(of: $0)) }), removed: [], label: "load")
             publishTimes.append(ContinuousClock.now - start)
-            latest = published.revision
+            for host in published.written { latest[host] = published.revision }
             var slowest = Duration.zero
             for host in published.written {
                 guard let arrived = await acks.wait(host: host, revision: published.revision, timeout: .seconds(30)) else {

@@ -44,9 +44,10 @@ final class Namespace {
         try NetworkNamespace.run(path: path) { try Command.run(arguments, stdin: stdin) }
     }
 
-    /// Starts a long-running command inside the namespace (a server).
-    func start(_ arguments: [String]) throws -> Process {
-        try NetworkNamespace.run(path: path) { try Command.start(arguments) }
+    /// Starts a long-running command inside the namespace (a server); its
+    /// standard error goes to `log` when given.
+    func start(_ arguments: [String], log: URL? = nil) throws -> Process {
+        try NetworkNamespace.run(path: path) { try Command.start(arguments, log: log) }
     }
 
     func nft(stdin: String) throws { try run(["nft", "-f", "-"], stdin: stdin) }
@@ -138,13 +139,18 @@ enum Command {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func start(_ arguments: [String]) throws -> Process {
+    static func start(_ arguments: [String], log: URL? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         return process
     }
