@@ -51,11 +51,37 @@ struct Daemon: Sendable {
     /// What sgd logged so far.
     var log: String { child.stderr }
 
-    /// `sgctl status --output json` in the host namespace; nil while sgd doesn't answer.
+    /// `sgctl status --output json` in the host namespace; nil when sgd
+    /// doesn't answer (see `answered`).
     func status() async throws -> [String: Any]? {
-        let out = try await host.exec([Paths.sgctl, "status", "--output", "json"])
-        guard out.succeeded || out.status == 1 else { return nil }
-        return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+        try await answered {
+            let out = try await host.exec([Paths.sgctl, "status", "--output", "json"])
+            guard out.succeeded || out.status == 1 else { return nil }
+            return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+        }
+    }
+
+    /// `sgctl status` as an operator reads it; nil when sgd doesn't answer.
+    func statusText() async throws -> CommandOutput? {
+        try await answered {
+            let out = try await host.exec([Paths.sgctl, "status"])
+            return out.status == 3 ? nil : out  // 3: no answer
+        }
+    }
+
+    /// What `request` gets from sgd, asked again while sgd runs but gives
+    /// no answer, for up to 10 s × SGI_SLOW: in the emulated VM, with
+    /// another scenario's dozens of probes starting, one request sometimes
+    /// takes longer than its client's 5 s. A daemon that exited is not
+    /// asked again.
+    private func answered<Answer>(_ request: () async throws -> Answer?) async throws -> Answer? {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(10) * Slowness.factor)
+        while true {
+            if let answer = try await request() { return answer }
+            guard child.isRunning, clock.now < deadline else { return nil }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// The revision label in force, per /status.
@@ -84,8 +110,12 @@ struct Daemon: Sendable {
     }
 
     /// GET on sgd's HTTP port, with Python's urllib as an independent client.
+    /// (status 0 when sgd gives no answer.)
     func get(_ path: String) async throws -> (status: Int, body: String) {
-        try await host.httpGet("http://127.0.0.1:9469\(path)")
+        try await answered {
+            let response = try await host.httpGet("http://127.0.0.1:9469\(path)")
+            return response.status == 0 ? nil : response
+        } ?? (0, "sgd gave no answer to GET \(path)")
     }
 
     /// The value of one Prometheus sample, e.g. `sgd_drift_repairs_total`.

@@ -54,7 +54,10 @@ struct VM: Sendable {
 
     /// Starts `probe.py serve` (echo servers and raw listeners) and waits until it listens.
     func serve(tcp: String? = nil, udp: String? = nil, raw: String? = nil, icmp: Bool = false) async throws -> Server {
-        var argv = [Paths.script("probe.py"), "serve"]
+        // Served until the topology stops it: probe.py's own default (120 s)
+        // is shorter than a long scenario in the emulated VM, where a
+        // daemon test's server once exited before its last checks.
+        var argv = [Paths.script("probe.py"), "serve", "--seconds", "3600"]
         if let tcp { argv += ["--tcp", tcp] }
         if let udp { argv += ["--udp", udp] }
         if let raw { argv += ["--raw", raw] }
