@@ -72,6 +72,18 @@ struct DistributionTests {
                            "hv3 should add a's address to the web set: \(monitors["hv3"]!.stdout)")
             await t.expect(!monitors["hv3"]!.stdout.contains("chain"), "hv3 needs set elements only: \(monitors["hv3"]!.stdout)")
             await t.expect(!monitors["hv1"]!.stdout.isEmpty, "hv1 (a's host) should change")
+            // One atomic batch per dependent host: one commit each.
+            for name in ["hv1", "hv3"] {
+                let commits = Self.commits(in: monitors[name]!.stdout)
+                await t.expect(commits == 1, "\(name) should take revision 2 in one transaction, took \(commits): \(monitors[name]!.stdout)")
+            }
+            // On a's host only what a's new group brings: web's chains and
+            // the set of clients it admits, the profile of clients+web in
+            // place of clients', and a's own chains jumping to it. Nothing
+            // else of the host (its port security, other ports) moves.
+            let aboutTheChange = ["remote/clients/", "profile/clients/", "sg/web/", "port/tap-a/"]
+            let unrelated = Self.changedObjects(in: monitors["hv1"]!.stdout).filter { line in !aboutTheChange.contains { line.contains($0) } }
+            await t.expect(unrelated.isEmpty, "hv1 changed objects a's join doesn't touch: \(unrelated)")
             print("DistributionTests: a joins web; hv1 saw:\n\(monitors["hv1"]!.stdout)hv3 saw:\n\(monitors["hv3"]!.stdout)")
             await t.expect(try await daemons["hv2"]!.status().map(Self.revision(of:)) == 1, "hv2's key was not rewritten")
             await t.expect([a.reaches(c.ipv4, .tcp(5432)), a.reaches(b.ipv4, .tcp(80))])
@@ -109,6 +121,17 @@ struct DistributionTests {
             await t.expect(daemons["hv2"]!.log.contains("repaired drift"), "the log should say what was repaired: \(daemons["hv2"]!.log)")
             await t.expect([a.reaches(b.ipv4, .tcp(80))])
         }
+    }
+
+    /// The transactions `nft monitor` saw commit (it ends each with
+    /// "# new generation N by process ...").
+    static func commits(in monitorOutput: String) -> Int {
+        monitorOutput.split(separator: "\n").filter { $0.hasPrefix("# new generation") }.count
+    }
+
+    /// The object lines of `nft monitor` output (adds and deletes).
+    static func changedObjects(in monitorOutput: String) -> [String] {
+        monitorOutput.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
     }
 
     /// The policy revision a daemon's /status reports.
