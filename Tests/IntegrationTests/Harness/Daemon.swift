@@ -53,12 +53,13 @@ struct Daemon: Sendable {
 
     /// `sgctl status --output json` in the host namespace; nil when sgd
     /// doesn't answer (see `answered`).
-    func status() async throws -> [String: Any]? {
-        try await answered {
-            let out = try await host.exec([Paths.sgctl, "status", "--output", "json"])
-            guard out.succeeded || out.status == 1 else { return nil }
-            return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
-        }
+    func status() async throws -> [String: Any]? { try await answered(statusOnce) }
+
+    /// One `sgctl status --output json`; nil if sgd doesn't answer it.
+    private func statusOnce() async throws -> [String: Any]? {
+        let out = try await host.exec([Paths.sgctl, "status", "--output", "json"])
+        guard out.succeeded || out.status == 1 else { return nil }
+        return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
     }
 
     /// `sgctl status` as an operator reads it; nil when sgd doesn't answer.
@@ -94,7 +95,8 @@ struct Daemon: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout * Slowness.factor)
         while clock.now < deadline {
-            if let status = try await status(), condition(status) { return true }
+            // A loop of its own: one read per turn, so its deadline holds.
+            if let status = try await statusOnce(), condition(status) { return true }
             guard child.isRunning else { return false }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -110,12 +112,14 @@ struct Daemon: Sendable {
     }
 
     /// GET on sgd's HTTP port, with Python's urllib as an independent client.
-    /// (status 0 when sgd gives no answer.)
+    /// (status 0 and urllib's reason when sgd gives no answer.)
     func get(_ path: String) async throws -> (status: Int, body: String) {
-        try await answered {
+        var unanswered = (status: 0, body: "")
+        return try await answered {
             let response = try await host.httpGet("http://127.0.0.1:9469\(path)")
+            if response.status == 0 { unanswered = response }
             return response.status == 0 ? nil : response
-        } ?? (0, "sgd gave no answer to GET \(path)")
+        } ?? unanswered
     }
 
     /// The value of one Prometheus sample, e.g. `sgd_drift_repairs_total`.
