@@ -126,13 +126,13 @@ enum Example {
                 results += zip(round, attempts)
                 leaks += logged
             }
-            let mismatches = results.filter { check, attempt in attempt.passed != check.expected.passes }
+            let mismatches = results.filter { check, attempt in !attempt.matches(check.expected) }
 
             for (check, attempt) in mismatches.prefix(20) {
-                await t.fail("\(name): \(check): expected \(check.expected), observed \(attempt.passed ? "it passed" : "it was blocked")\n\(attempt.output)", #_sourceLocation)
+                await t.fail("\(name): \(check): expected \(check.expected), observed \(attempt.observed)\n\(attempt.output)", #_sourceLocation)
             }
             if mismatches.count > 20 {
-                let rest = mismatches.dropFirst(20).map { "\($0.0): expected \($0.0.expected.passes ? "pass" : "blocked"), observed \($0.1.passed ? "pass" : "blocked")" }
+                let rest = mismatches.dropFirst(20).map { "\($0.0): expected \($0.0.expected.passes ? "pass" : "blocked"), observed \($0.1.observed)" }
                 await t.fail("\(name): \(rest.count) more mismatches:\n" + rest.joined(separator: "\n"), #_sourceLocation)
             }
             for leak in leaks {
@@ -141,7 +141,7 @@ enum Example {
 
             // Trace must agree with the packets of every probe (TraceAgreement).
             var traceDisagreements: [String] = []
-            for (check, attempt) in results {
+            for (check, attempt) in results where attempt.answered {
                 switch TraceAgreement.compare(example: check, clientPort: oracle.clientPort, packetsPassed: attempt.passed, ledger: t.ledger) {
                 case .agreed, .excluded: break
                 case .disagreed(let message): traceDisagreements.append(message)
@@ -149,11 +149,12 @@ enum Example {
             }
             for message in traceDisagreements.prefix(10) { await t.fail("\(name): \(message)", #_sourceLocation) }
             if traceDisagreements.count > 10 { await t.fail("\(name): \(traceDisagreements.count - 10) more disagreements with trace", #_sourceLocation) }
-            print(await TraceTally.shared.add(t.tag, compared: results.count, excluded: []))
+            print(await TraceTally.shared.add(t.tag, compared: results.filter { $0.1.answered }.count,
+                                             excluded: results.filter { !$0.1.answered }.map { _ in "the probe gave no answer" }))
 
             // The whole matrix, expected and observed, for whoever reads a failure.
             let matrix = results.map { check, attempt in
-                "\(check.expected.passes ? "pass " : "block") \(attempt.passed == check.expected.passes ? "ok      " : "MISMATCH") \(check)  [\(check.expected.why)]"
+                "\(check.expected.passes ? "pass " : "block") \(attempt.matches(check.expected) ? "ok      " : "MISMATCH") \(check)  [\(check.expected.why)]"
             }
             try? FileManager.default.createDirectory(at: Paths.diagnostics, withIntermediateDirectories: true)
             try? matrix.joined(separator: "\n").write(to: Paths.diagnostics.appendingPathComponent("ex-\(name)-matrix.txt"), atomically: true, encoding: .utf8)
@@ -217,6 +218,12 @@ extension Example {
     struct Attempt: Sendable {
         var passed: Bool
         var output: String
+        /// False when the probe could not run or never finished (killed by
+        /// the harness): no verdict, so neither a pass nor a block.
+        var answered = true
+
+        var observed: String { answered ? (passed ? "it passed" : "it was blocked") : "no answer (the probe never finished)" }
+        func matches(_ expected: Oracle.Verdict) -> Bool { answered && passed == expected.passes }
     }
 
     /// The namespaces of one example, with sgctl applied and servers listening.
@@ -292,7 +299,7 @@ extension Example {
                     group.addTask {
                         await Example.probeSlots.acquire()
                         var attempt = await self.attempt(check, timeout: Example.firstTimeout)
-                        for _ in 0..<Example.retries where !attempt.passed && check.expected.passes {
+                        for _ in 0..<Example.retries where !attempt.answered || (!attempt.passed && check.expected.passes) {
                             attempt = await self.attempt(check, timeout: Example.retryTimeout)
                         }
                         await Example.probeSlots.release()
@@ -307,10 +314,11 @@ extension Example {
 
         private func attempt(_ check: Check, timeout: Double) async -> Attempt {
             let argv = check.probe.command(to: "\(check.address)", timeout: timeout)
-            guard let out = try? await vms[check.from.name]!.exec(argv, timeout: .seconds(10)) else {
-                return Attempt(passed: false, output: "could not run \(argv)")
+            // The harness's limit is for a probe that never gets going (see VM.attempt).
+            guard let out = try? await vms[check.from.name]!.exec(argv, timeout: Slowness.processStart) else {
+                return Attempt(passed: false, output: "could not run \(argv)", answered: false)
             }
-            return Attempt(passed: out.succeeded, output: out.description)
+            return Attempt(passed: out.succeeded, output: out.description, answered: out.finished)
         }
 
         /// Probes between networks, all towards one network: each sender

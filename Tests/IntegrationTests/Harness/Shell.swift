@@ -11,10 +11,14 @@ struct CommandOutput: Sendable, CustomStringConvertible {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// False when the harness killed it because its time ran out: it gave
+    /// no answer, which is neither a pass nor a block.
+    var finished = true
 
-    var succeeded: Bool { status == 0 }
+    var succeeded: Bool { status == 0 && finished }
     var description: String {
-        "`\(commandLine)` exited \(status)\n--- stdout:\n\(stdout)--- stderr:\n\(stderr)"
+        let ending = finished ? "exited \(status)" : "never finished: killed by the harness when its time ran out (a starved machine?)"
+        return "`\(commandLine)` \(ending)\n--- stdout:\n\(stdout)--- stderr:\n\(stderr)"
     }
 }
 
@@ -45,7 +49,8 @@ enum Shell {
         }
         let status = await child.exitStatus()
         killer.cancel()
-        return CommandOutput(commandLine: child.commandLine, status: status, stdout: child.stdout, stderr: child.stderr)
+        return CommandOutput(commandLine: child.commandLine, status: status, stdout: child.stdout, stderr: child.stderr,
+                             finished: !child.wasKilled)
     }
 
     /// Runs `argv` and throws, with its output, unless it exits 0.
@@ -65,6 +70,7 @@ final class Child: @unchecked Sendable {
     private let errURL: URL
     private let lock = NSLock()
     private var exited = false
+    private var killed = false
     private var waiters: [CheckedContinuation<Int32, Never>] = []
     private var input: FileHandle?
 
@@ -140,8 +146,13 @@ final class Child: @unchecked Sendable {
     }
 
     func kill() {
-        if isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        guard isRunning else { return }
+        lock.withLock { killed = true }
+        Glibc.kill(process.processIdentifier, SIGKILL)
     }
+
+    /// Whether `kill()` ended it (not something else).
+    var wasKilled: Bool { lock.withLock { killed && exited } }
 
     /// Stops the process and waits for it (SIGKILL if SIGTERM isn't enough).
     func stop() async {

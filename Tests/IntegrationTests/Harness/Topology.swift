@@ -197,7 +197,24 @@ final class Topology: @unchecked Sendable {
     /// Records a failed check with what was run and where the host state went.
     func fail(_ message: String, _ sourceLocation: SourceLocation) async {
         let file = await writeDiagnostics(reason: message)
-        Issue.record("\(message)\n(host state: \(file))", sourceLocation: sourceLocation)
+        Issue.record("\(message)\n(host state: \(file); \(MachineLoad.summary))", sourceLocation: sourceLocation)
+    }
+}
+
+/// How loaded the machine was when a check failed: in the stock-kernel VM
+/// the diagnostics file is gone with the VM, and a starved or memory-short
+/// guest explains failures no rule does.
+enum MachineLoad {
+    static var summary: String {
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
+            .split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+        var memory: [String: Int] = [:]
+        for line in ((try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kib = Int(fields[1]) { memory[String(fields[0].dropLast())] = kib / 1024 }
+        }
+        let mib = { (key: String) in memory[key].map { "\($0)" } ?? "?" }
+        return "machine: load \(load), memory available \(mib("MemAvailable")) of \(mib("MemTotal")) MiB, shmem \(mib("Shmem")) MiB"
     }
 }
 

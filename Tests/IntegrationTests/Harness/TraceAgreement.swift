@@ -17,7 +17,7 @@ enum TraceAgreement {
 
     static func compare(_ check: Check, packetsPassed: Bool?, ledger: PolicyLedger) -> Outcome {
         if let reason = check.untracedReason { return .excluded(reason) }
-        guard let packetsPassed else { return .excluded("the probe could not run") }
+        guard let packetsPassed else { return .excluded("the probe could not run or gave no answer") }
         let trace: Trace
         do {
             trace = try self.trace(check, ledger)
