@@ -76,7 +76,10 @@ enum Example {
     /// At most this many probes are in flight at once, over all examples:
     /// they mostly wait (a blocked one for its whole timeout), but two cores
     /// starting hundreds of processes at once would slow the passing ones.
-    static let probeSlots = Throttle(limit: 32)
+    /// Fewer in the emulated VM, where starting Python is CPU-bound: with 32
+    /// the guest's load reached 34 on its 2 CPUs, and other scenarios'
+    /// probes waited over 30 s to start.
+    static let probeSlots = Throttle(limit: Slowness.factor > 1 ? 12 : 32)
     /// The first try of every probe; one that should pass and didn't gets a
     /// second, longer try (a loaded machine mustn't fail it). A probe that
     /// got through did so: that result is never retried away.
