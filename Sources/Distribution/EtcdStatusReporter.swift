@@ -15,6 +15,15 @@ public struct HostStatusRecord: Codable, Hashable, Sendable {
     public var pending: Int
     /// When it was reported, seconds since 1970 (fractional).
     public var reportedAt: Double
+
+    public init(host: String, revision: Int64?, inSync: Bool, error: String?, pending: Int, reportedAt: Double) {
+        self.host = host
+        self.revision = revision
+        self.inSync = inSync
+        self.error = error
+        self.pending = pending
+        self.reportedAt = reportedAt
+    }
 }
 
 /// Writes the enforcer's reports to etcd, newest last: reports that arrive

@@ -96,6 +96,7 @@ struct WireError: Decodable {
 struct WireRangeRequest: Encodable {
     var key: WireBytes
     var rangeEnd: WireBytes?
+    var keysOnly: Bool?
 }
 
 struct WireRangeResponse: Decodable {

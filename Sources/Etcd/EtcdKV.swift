@@ -25,6 +25,18 @@ extension EtcdClient {
         }
     }
 
+    /// The keys starting with `prefix`, sorted, without their values (a
+    /// listing of large values costs only the keys). Equivalent to:
+    /// `etcdctl get --prefix --keys-only PREFIX`.
+    public func keys(prefix: String) async throws -> (keys: [String], revision: Int64) {
+        let range = wireRange(prefix, prefix: true)
+        return try await unary(.range, WireRangeRequest(key: range.key, rangeEnd: range.rangeEnd, keysOnly: true),
+            answer: WireRangeResponse.self
+        ) { wire in
+            (try (wire.kvs ?? []).map { try decodeKey($0.key) }, wire.header.revision)
+        }
+    }
+
     /// Writes a key and returns the revision of the write (the key's new
     /// mod revision). Equivalent to: `etcdctl put KEY VALUE`.
     @discardableResult

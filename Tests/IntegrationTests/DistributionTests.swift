@@ -66,6 +66,11 @@ struct DistributionTests {
                 await t.expect(report.contains("\"revision\":\(revision)") && report.contains("\"inSync\":true"),
                                "\(name) should report revision \(revision) in sync in etcd: \(report)")
             }
+            // The operator's view of every host at once: all converged.
+            let fleet = try await control.exec([Paths.sgctl, "status", "--etcd", etcd.url])
+            await t.expect(fleet.succeeded && fleet.stdout.contains("published  revision 2") && fleet.stdout.contains("3 hosts: 3 converged"),
+                           "sgctl status --etcd should show every host converged: \(fleet)")
+            print("DistributionTests: sgctl status --etcd:\n\(fleet.stdout)")
             try await Task.sleep(for: .milliseconds(500 * Slowness.factor))
             await t.expect(monitors["hv2"]!.stdout.isEmpty, "hv2 doesn't depend on a's groups, but changed: \(monitors["hv2"]!.stdout)")
             await t.expect(monitors["hv3"]!.stdout.contains("add element inet secgroups") && monitors["hv3"]!.stdout.contains("10.0.0.1"),
@@ -120,6 +125,21 @@ struct DistributionTests {
             await t.expect(restored, "sgd on hv2 did not restore its flushed table: \(daemons["hv2"]!.log)")
             await t.expect(daemons["hv2"]!.log.contains("repaired drift"), "the log should say what was repaired: \(daemons["hv2"]!.log)")
             await t.expect([a.reaches(b.ipv4, .tcp(80))])
+
+            // A host whose sgd is down is named as behind once a change for it is published.
+            await daemons["hv2"]!.child.stop()
+            policy.setGroups(of: b, ["web", "clients"])
+            out = try await publish(policy)
+            await t.expect(out.succeeded && out.stdout.contains("revision 4"), "publish with hv2's sgd down: \(out)")
+            let lagging = try await control.exec([Paths.sgctl, "status", "--etcd", etcd.url, "--output", "json"])
+            let rows = ((try? JSONSerialization.jsonObject(with: Data(lagging.stdout.utf8))) as? [String: Any])?["hosts"] as? [[String: Any]] ?? []
+            let hv2Row = rows.first { $0["host"] as? String == "hv2" }
+            await t.expect(lagging.status == 1 && hv2Row?["state"] as? String == "behind" && (hv2Row?["published"] as? NSNumber)?.intValue == 4,
+                           "sgctl status --etcd should exit 1 and name hv2 behind revision 4: \(lagging)")
+            let laggingText = try await control.exec([Paths.sgctl, "status", "--etcd", etcd.url])
+            let hv2Line = laggingText.stdout.split(separator: "\n").first { $0.hasPrefix("hv2 ") }
+            await t.expect(laggingText.status == 1 && hv2Line?.hasSuffix("BEHIND") == true, "the text should say hv2 is BEHIND: \(laggingText)")
+            print("DistributionTests: sgctl status --etcd with hv2's sgd down:\n\(laggingText.stdout)")
         }
     }
 
