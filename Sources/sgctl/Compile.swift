@@ -40,10 +40,7 @@ struct Compile: ParsableCommand {
         case .nft:
             print(NFTRenderer.ruleset(compilation.state.tables.values), terminator: "")
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let document = CompiledHost(host: compilation.host, ports: compilation.ports, state: compilation.state)
-            print(String(decoding: try encoder.encode(document), as: UTF8.self))
+            try printJSON(CompiledHost(host: compilation.host, ports: compilation.ports, state: compilation.state))
         case .text:
             print(text(compilation), terminator: "")
         }

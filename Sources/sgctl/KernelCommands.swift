@@ -105,9 +105,7 @@ struct PlanCommand: ParsableCommand {
         }
         switch output {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(plan), as: UTF8.self))
+            try printJSON(plan)
         case .text:
             let view = PlanView(
                 host: hostName, delta: plan.delta, policy: policy, desired: desired, observed: observed,

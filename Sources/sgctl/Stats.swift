@@ -45,9 +45,7 @@ struct StatsCommand: ParsableCommand {
             }
             for line in StatsText.render(rows) { print(line) }
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            try printJSON(rows)
         }
     }
 }

@@ -75,9 +75,7 @@ struct Status: AsyncParsableCommand {
         try? await client.shutdown()
         switch output {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(fleet), as: UTF8.self))
+            try printJSON(fleet)
         case .text:
             print(Self.table(fleet, now: Date()), terminator: "")
         }

@@ -86,9 +86,7 @@ struct TraceCommand: ParsableCommand {
         case .text:
             print(TraceText.render(trace), terminator: "")
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(trace), as: UTF8.self))
+            try printJSON(trace)
         }
         if trace.verdict == .dropped { throw ExitStatus.dropped }
     }
