@@ -75,35 +75,27 @@ extension FleetStatus {
     /// compiled state is never transferred; the values are then read in
     /// transactions of at most `batch` keys (etcd's --max-txn-ops is 128 by default).
     public static func read(from client: EtcdClient, layout: EtcdLayout = EtcdLayout(), batch: Int = 100) async throws -> FleetStatus {
-        let metaSuffix = "/" + ObjectKey.meta.path
-        let metaKeys = try await client.keys(prefix: layout.hostsPrefix).keys.filter { key in
-            key.hasSuffix(metaSuffix) && !key.dropFirst(layout.hostsPrefix.count).dropLast(metaSuffix.count).contains("/")
+        // A host is a name whose meta key is listed (`hosts/NAME/meta`).
+        let hosts = try await client.keys(prefix: layout.hostsPrefix).keys.compactMap { key in
+            let name = key.dropFirst(layout.hostsPrefix.count).prefix { $0 != "/" }
+            return key == layout.metaKey(String(name)) ? String(name) : nil
         }
         var published: [String: Int64] = [:]
-        var start = metaKeys.startIndex
-        while start < metaKeys.endIndex {
-            let chunk = metaKeys[start..<min(start + batch, metaKeys.endIndex)]
-            start = chunk.endIndex
-            let answer = try await client.txn(if: [], then: chunk.map { .get($0) })
-            for case .get(let kvs) in answer.responses {
-                for kv in kvs {
-                    let host = String(kv.key.dropFirst(layout.hostsPrefix.count).dropLast(metaSuffix.count))
-                    do {
-                        published[host] = try RecordCoding.decode(HostMeta.self, kv.value).revision
-                    } catch {
-                        throw FleetStatusError.unreadable(key: kv.key, error)
-                    }
-                }
+        for start in stride(from: 0, to: hosts.count, by: batch) {
+            let chunk = hosts[start..<min(start + batch, hosts.count)]
+            let answer = try await client.txn(if: [], then: chunk.map { .get(layout.metaKey($0)) })
+            for (host, response) in zip(chunk, answer.responses) {
+                guard case .get(let kvs) = response, let kv = kvs.first else { continue }  // deleted since the listing
+                published[host] = try decode(HostMeta.self, kv).revision
             }
         }
-        let revisionRecord = try await client.get(layout.revisionKey).kv
-        let revision = try revisionRecord.map { kv in
-            do { return try RecordCoding.decode(RevisionRecord.self, kv.value) } catch { throw FleetStatusError.unreadable(key: kv.key, error) }
-        }
-        let reports = try await client.range(prefix: layout.statusPrefix).kvs.map { kv in
-            do { return try RecordCoding.decode(HostStatusRecord.self, kv.value) } catch { throw FleetStatusError.unreadable(key: kv.key, error) }
-        }
+        let revision = try await client.get(layout.revisionKey).kv.map { try decode(RevisionRecord.self, $0) }
+        let reports = try await client.range(prefix: layout.statusPrefix).kvs.map { try decode(HostStatusRecord.self, $0) }
         return FleetStatus(revision: revision?.revision ?? 0, label: revision?.label, published: published, reports: reports)
+    }
+
+    private static func decode<Record: Decodable>(_ type: Record.Type, _ kv: EtcdKeyValue) throws -> Record {
+        do { return try RecordCoding.decode(type, kv.value) } catch { throw FleetStatusError.unreadable(key: kv.key, error) }
     }
 }
 
