@@ -41,12 +41,16 @@ enum Shell {
     /// non-zero exit: callers decide what a status means.
     static func run(_ argv: [String], stdin: String? = nil, timeout: Duration = .seconds(30)) async throws -> CommandOutput {
         let child = try Child(argv, stdin: stdin)
-        let killer = Task {
-            try? await Task.sleep(for: timeout * Slowness.factor)
-            // SIGKILL, not SIGTERM: children of the test process inherit a
-            // signal mask that may block SIGTERM, and a hung command must end.
-            if !Task.isCancelled { child.kill() }
-        }
+        // SIGKILL, not SIGTERM: children of the test process inherit a
+        // signal mask that may block SIGTERM, and a hung command must end.
+        // A Dispatch timer, not a Task: on two cores the cooperative pool is
+        // sometimes held by tests blocking in synchronous calls, and a
+        // sleeping Task then wakes far too late (a 200 ms limit once fired
+        // after 30 s, with the command long finished).
+        let killer = DispatchWorkItem { child.kill() }
+        let limit = timeout * Slowness.factor
+        let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: killer)
         let status = await child.exitStatus()
         killer.cancel()
         return CommandOutput(commandLine: child.commandLine, status: status, stdout: child.stdout, stderr: child.stderr,
