@@ -44,9 +44,9 @@ enum Shell {
         // SIGKILL, not SIGTERM: children of the test process inherit a
         // signal mask that may block SIGTERM, and a hung command must end.
         // A Dispatch timer, not a Task: on two cores the cooperative pool is
-        // sometimes held by tests blocking in synchronous calls, and a
-        // sleeping Task then wakes far too late (a 200 ms limit once fired
-        // after 30 s, with the command long finished).
+        // sometimes held for many seconds (tests that block in synchronous
+        // calls share it), and a sleeping Task then wakes far too late: a
+        // 200 ms limit once had not fired when `sleep 30` ended.
         let killer = DispatchWorkItem { child.kill() }
         let limit = timeout * Slowness.factor
         let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
